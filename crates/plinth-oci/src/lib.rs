@@ -6,6 +6,7 @@
 
 pub mod digest;
 pub mod json;
+pub mod layer;
 pub mod types;
 
 pub use digest::{Digest, DigestError};
