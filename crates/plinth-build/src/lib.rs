@@ -1,1 +1,20 @@
-//! placeholder
+//! plinth's build engine: Dockerfile stages into images in the OCI store.
+//!
+//! - [`engine`]: stage walking, ARG/ENV scoping, config instructions, layers, the final image.
+//! - `context`: the build context (.dockerignore) and COPY/ADD source and destination rules.
+//! - `add`: ADD's archive extraction and URL downloads.
+//! - `userdb`: `user:group` resolution against the image's /etc/passwd and /etc/group.
+//! - [`fsview`]: a metadata view of an image's filesystem read from layer headers.
+//! - [`sde`]: SOURCE_DATE_EPOCH resolution.
+//!
+//! The engine reads files and writes to the store, but never prints or exits: progress goes to a
+//! callback as [`BuildEvent`]s.
+
+pub mod add;
+pub mod context;
+pub mod engine;
+pub mod fsview;
+pub mod sde;
+pub mod userdb;
+
+pub use engine::{BuildError, BuildEvent, BuildOptions, BuildResult, Diagnostic, build};

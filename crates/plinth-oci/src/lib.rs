@@ -4,9 +4,13 @@
 //!
 //! This crate does file IO (the store, layers) but never prints or exits.
 
+pub mod archive;
 pub mod digest;
 pub mod json;
 pub mod layer;
+pub(crate) mod lock;
+pub mod reference;
+pub mod store;
 pub mod types;
 
 pub use digest::{Digest, DigestError};

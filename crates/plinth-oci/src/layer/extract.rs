@@ -1,0 +1,486 @@
+//! Extracting a layer blob into a directory, never writing outside it.
+//!
+//! Safety model: every path is resolved from an open descriptor of `root`, one component at a
+//! time, with `O_NOFOLLOW | O_DIRECTORY`; a missing parent is created (mode 0755). The decisions:
+//!
+//! * A leading `/` or `./` is neutralized (the path is taken relative to `root`, as GNU tar and
+//!   Docker do); a `..` component is an error.
+//! * A parent component that is a symlink (wherever it points) or not a directory is an error
+//!   ([`LayerError::UnsafePath`]). Layers made from a real filesystem never have entries below a
+//!   symlink, so this refuses only crafted or broken layers. (Docker instead follows such links
+//!   scoped to the root; plinth fails closed.)
+//! * An existing non-directory at an entry's path is removed first and the new node is created
+//!   with `O_EXCL`/`mknodat`/`symlinkat`, so a planted symlink or hardlink is never written
+//!   through. An existing directory is kept when the entry is a directory; otherwise it is removed.
+//! * Errors abort the extraction; `root` may then hold a partial tree, which the caller should
+//!   discard.
+//!
+//! Whiteouts are applied (`.wh.<name>` removes `<name>`, `.wh..wh..opq` removes everything in the
+//! directory that this layer did not itself create) and not created. Owners are applied only
+//! when running as root; modes always (directories' modes and all mtimes are applied at the end,
+//! so a read-only directory can still be filled and mtimes are not disturbed by later entries).
+//! Device nodes that cannot be created for lack of privilege and xattrs the filesystem or the
+//! process cannot set are skipped and counted in [`ExtractStats`]. The root entry (`./`) does not
+//! change `root`'s own metadata.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
+use rustix::io::Errno;
+
+use super::LayerError;
+use super::read::{Decoder, Parsed, ParsedKind, join, join_lossy, normalize, parse_entry};
+use super::tarread::TarReader;
+
+/// What [`extract_layer`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtractStats {
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub hardlinks: u64,
+    pub devices: u64,
+    pub fifos: u64,
+    /// Whiteouts and opaque markers applied.
+    pub whiteouts: u64,
+    /// Bytes of file content written.
+    pub bytes: u64,
+    /// Device nodes not created because the process may not create them.
+    pub skipped_devices: u64,
+    /// xattrs not set because the filesystem or the process does not allow it.
+    pub skipped_xattrs: u64,
+}
+
+/// Extracts a layer blob (gzip, zstd or uncompressed; see [`super::read_layer_entries`] for the
+/// detection) into the existing directory `root`. See the module docs for the safety rules.
+pub fn extract_layer<R: Read>(
+    r: R,
+    media_type: &str,
+    root: &Path,
+) -> Result<ExtractStats, LayerError> {
+    let decoder = Decoder::open(r, media_type)?;
+    let root_fd = rustix::fs::open(
+        root,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| LayerError::Extract {
+        path: root.display().to_string(),
+        source: e.into(),
+    })?;
+    let mut ex = Extractor {
+        root: root_fd,
+        as_root: rustix::process::geteuid().is_root(),
+        unpacked: HashSet::new(),
+        dirs: BTreeMap::new(),
+        stats: ExtractStats::default(),
+        copy_buf: vec![0; 1 << 20],
+    };
+    let mut tar = TarReader::new(decoder);
+    while let Some(member) = tar.next_member()? {
+        let Some(p) = parse_entry(member)? else {
+            continue;
+        };
+        ex.apply(p, &mut tar.data())?;
+    }
+    ex.finish_dirs()?;
+    Ok(ex.stats)
+}
+
+/// Deepest directory nesting that whiteout removal descends into.
+const MAX_REMOVE_DEPTH: usize = 4096;
+
+struct Extractor {
+    root: OwnedFd,
+    as_root: bool,
+    /// Paths (joined with `/`) this layer created, for opaque whiteouts.
+    unpacked: HashSet<Vec<u8>>,
+    /// Directory metadata applied at the end: path components → (mode, mtime).
+    dirs: BTreeMap<Vec<Vec<u8>>, (u32, i64)>,
+    stats: ExtractStats,
+    copy_buf: Vec<u8>,
+}
+
+fn err(path: &[u8], e: impl Into<io::Error>) -> LayerError {
+    LayerError::Extract {
+        path: String::from_utf8_lossy(path).into_owned(),
+        source: e.into(),
+    }
+}
+
+fn unsafe_path(path: &[u8], reason: &'static str) -> LayerError {
+    LayerError::UnsafePath {
+        path: String::from_utf8_lossy(path).into_owned(),
+        reason,
+    }
+}
+
+fn timestamps(mtime: i64) -> Timestamps {
+    let t = Timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
+}
+
+/// Whether a failed xattr set is "not supported here" rather than an error.
+fn xattr_skippable(e: Errno) -> bool {
+    e == Errno::NOTSUP || e == Errno::PERM || e == Errno::ACCESS
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Create {
+    Yes,
+    No,
+}
+
+impl Extractor {
+    /// Opens the directory at `comps` below the root without following symlinks, creating
+    /// missing components when asked. `None` if a component is missing and `create` is `No`.
+    fn open_dir(
+        &self,
+        comps: &[Vec<u8>],
+        create: Create,
+        path: &[u8],
+    ) -> Result<Option<OwnedFd>, LayerError> {
+        let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
+        let mut cur =
+            rustix::fs::openat(&self.root, ".", flags, Mode::empty()).map_err(|e| err(path, e))?;
+        for c in comps {
+            let next = match rustix::fs::openat(&cur, c.as_slice(), flags, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) if create == Create::Yes => {
+                    match rustix::fs::mkdirat(&cur, c.as_slice(), Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(err(path, e)),
+                    }
+                    rustix::fs::openat(&cur, c.as_slice(), flags, Mode::empty())
+                        .map_err(|e| err(path, e))?
+                }
+                Err(Errno::NOENT) => return Ok(None),
+                Err(Errno::LOOP) | Err(Errno::NOTDIR) => {
+                    return Err(unsafe_path(
+                        path,
+                        "a parent path component is a symlink or not a directory",
+                    ));
+                }
+                Err(e) => return Err(err(path, e)),
+            };
+            cur = next;
+        }
+        Ok(Some(cur))
+    }
+
+    fn apply(&mut self, p: Parsed, data: &mut impl Read) -> Result<(), LayerError> {
+        let path = join(&p.comps);
+        match p.kind {
+            ParsedKind::Opaque => {
+                let Some(dir) = self.open_dir(&p.comps, Create::Yes, &path)? else {
+                    return Err(err(&path, io::Error::from(io::ErrorKind::NotFound)));
+                };
+                self.clear_opaque(&dir, &path, 0)?;
+                self.stats.whiteouts += 1;
+                return Ok(());
+            }
+            ParsedKind::Whiteout => {
+                let Some((name, parent)) = p.comps.split_last() else {
+                    return Ok(());
+                };
+                if let Some(dir) = self.open_dir(parent, Create::No, &path)? {
+                    remove_all_at(&dir, name, &path, 0)?;
+                }
+                self.stats.whiteouts += 1;
+                return Ok(());
+            }
+            _ => {}
+        }
+        let Some((name, parent)) = p.comps.split_last() else {
+            return Ok(());
+        };
+        let name = name.as_slice();
+        let Some(dir) = self.open_dir(parent, Create::Yes, &path)? else {
+            return Err(err(&path, io::Error::from(io::ErrorKind::NotFound)));
+        };
+        // Replace whatever is there, except a directory by a directory.
+        match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => {
+                let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+                if !(is_dir && matches!(p.kind, ParsedKind::Dir)) {
+                    remove_all_at(&dir, name, &path, 0)?;
+                }
+            }
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(err(&path, e)),
+        }
+        let mode = Mode::from_raw_mode(p.mode);
+        match &p.kind {
+            ParsedKind::Dir => {
+                match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o700)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(err(&path, e)),
+                }
+                let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
+                let fd = rustix::fs::openat(&dir, name, flags, Mode::empty())
+                    .map_err(|e| err(&path, e))?;
+                self.chown_fd(&fd, &p, &path)?;
+                self.set_xattrs(&fd, &p, &path)?;
+                self.dirs.insert(p.comps.clone(), (p.mode, p.mtime));
+                self.stats.dirs += 1;
+            }
+            ParsedKind::File => {
+                let flags = OFlags::WRONLY
+                    | OFlags::CREATE
+                    | OFlags::EXCL
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC;
+                let fd = rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(0o600))
+                    .map_err(|e| err(&path, e))?;
+                let mut file = std::fs::File::from(fd);
+                let mut left = p.size;
+                while left > 0 {
+                    let want = usize::try_from(left)
+                        .unwrap_or(usize::MAX)
+                        .min(self.copy_buf.len());
+                    let n = match data.read(&mut self.copy_buf[..want]) {
+                        Ok(0) => {
+                            return Err(LayerError::Malformed {
+                                path: join_lossy(&p.comps),
+                                reason: "truncated file content".into(),
+                            });
+                        }
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(LayerError::ReadLayer(e)),
+                    };
+                    file.write_all(&self.copy_buf[..n])
+                        .map_err(|e| err(&path, e))?;
+                    left -= n as u64;
+                }
+                self.stats.bytes += p.size;
+                self.chown_fd(&file, &p, &path)?;
+                // After chown, which clears setuid/setgid.
+                rustix::fs::fchmod(&file, mode).map_err(|e| err(&path, e))?;
+                self.set_xattrs(&file, &p, &path)?;
+                rustix::fs::futimens(&file, &timestamps(p.mtime)).map_err(|e| err(&path, e))?;
+                self.stats.files += 1;
+            }
+            ParsedKind::Symlink(target) => {
+                rustix::fs::symlinkat(target.as_slice(), &dir, name).map_err(|e| err(&path, e))?;
+                if self.as_root {
+                    rustix::fs::chownat(
+                        &dir,
+                        name,
+                        Some(uid(p.uid, &path)?),
+                        Some(gid(p.gid, &path)?),
+                        AtFlags::SYMLINK_NOFOLLOW,
+                    )
+                    .map_err(|e| err(&path, e))?;
+                }
+                rustix::fs::utimensat(&dir, name, &timestamps(p.mtime), AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| err(&path, e))?;
+                self.stats.symlinks += 1;
+            }
+            ParsedKind::Hardlink(target) => {
+                let tcomps = normalize(target)?;
+                let Some((tname, tparent)) = tcomps.split_last() else {
+                    return Err(unsafe_path(&path, "hardlink to the root directory"));
+                };
+                let Some(tdir) = self.open_dir(tparent, Create::No, &path)? else {
+                    return Err(err(
+                        &path,
+                        io::Error::new(io::ErrorKind::NotFound, "hardlink target does not exist"),
+                    ));
+                };
+                rustix::fs::linkat(&tdir, tname.as_slice(), &dir, name, AtFlags::empty())
+                    .map_err(|e| err(&path, e))?;
+                self.stats.hardlinks += 1;
+            }
+            ParsedKind::Char(..) | ParsedKind::Block(..) | ParsedKind::Fifo => {
+                let (ft, dev) = match &p.kind {
+                    ParsedKind::Char(major, minor) => (
+                        FileType::CharacterDevice,
+                        rustix::fs::makedev(*major, *minor),
+                    ),
+                    ParsedKind::Block(major, minor) => {
+                        (FileType::BlockDevice, rustix::fs::makedev(*major, *minor))
+                    }
+                    _ => (FileType::Fifo, 0),
+                };
+                match rustix::fs::mknodat(&dir, name, ft, Mode::from_raw_mode(0o600), dev) {
+                    Ok(()) => {}
+                    Err(Errno::PERM) if ft != FileType::Fifo && !self.as_root => {
+                        self.stats.skipped_devices += 1;
+                        return Ok(());
+                    }
+                    Err(e) => return Err(err(&path, e)),
+                }
+                if self.as_root {
+                    rustix::fs::chownat(
+                        &dir,
+                        name,
+                        Some(uid(p.uid, &path)?),
+                        Some(gid(p.gid, &path)?),
+                        AtFlags::SYMLINK_NOFOLLOW,
+                    )
+                    .map_err(|e| err(&path, e))?;
+                }
+                // The node was just created by us (not a symlink), so following is not a concern.
+                rustix::fs::chmodat(&dir, name, mode, AtFlags::empty())
+                    .map_err(|e| err(&path, e))?;
+                rustix::fs::utimensat(&dir, name, &timestamps(p.mtime), AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| err(&path, e))?;
+                if ft == FileType::Fifo {
+                    self.stats.fifos += 1;
+                } else {
+                    self.stats.devices += 1;
+                }
+            }
+            ParsedKind::Whiteout | ParsedKind::Opaque => {}
+        }
+        self.unpacked.insert(path);
+        Ok(())
+    }
+
+    fn chown_fd(
+        &self,
+        fd: impl std::os::fd::AsFd,
+        p: &Parsed,
+        path: &[u8],
+    ) -> Result<(), LayerError> {
+        if self.as_root {
+            rustix::fs::fchown(fd, Some(uid(p.uid, path)?), Some(gid(p.gid, path)?))
+                .map_err(|e| err(path, e))?;
+        }
+        Ok(())
+    }
+
+    fn set_xattrs(
+        &mut self,
+        fd: impl std::os::fd::AsFd,
+        p: &Parsed,
+        path: &[u8],
+    ) -> Result<(), LayerError> {
+        for (k, v) in &p.xattrs {
+            match rustix::fs::fsetxattr(&fd, k.as_str(), v, rustix::fs::XattrFlags::empty()) {
+                Ok(()) => {}
+                Err(e) if xattr_skippable(e) => self.stats.skipped_xattrs += 1,
+                Err(e) => return Err(err(path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes everything in `dir` that this layer did not create (recursing into directories it
+    /// did create).
+    fn clear_opaque(&self, dir: &OwnedFd, prefix: &[u8], depth: usize) -> Result<(), LayerError> {
+        if depth > MAX_REMOVE_DEPTH {
+            return Err(unsafe_path(prefix, "directory tree too deep"));
+        }
+        for name in list_dir(dir, prefix)? {
+            let mut child = prefix.to_vec();
+            if !child.is_empty() {
+                child.push(b'/');
+            }
+            child.extend_from_slice(&name);
+            if self.unpacked.contains(&child) {
+                let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
+                match rustix::fs::openat(dir, name.as_slice(), flags, Mode::empty()) {
+                    Ok(sub) => self.clear_opaque(&sub, &child, depth + 1)?,
+                    Err(Errno::NOTDIR) | Err(Errno::LOOP) => {}
+                    Err(e) => return Err(err(&child, e)),
+                }
+            } else {
+                remove_all_at(dir, &name, &child, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies directory modes and mtimes once everything is extracted.
+    fn finish_dirs(&mut self) -> Result<(), LayerError> {
+        let dirs = std::mem::take(&mut self.dirs);
+        for (comps, (mode, mtime)) in dirs {
+            let path = join(&comps);
+            // A directory later replaced by something else, or removed, is skipped.
+            let fd = match self.open_dir(&comps, Create::No, &path) {
+                Ok(Some(fd)) => fd,
+                Ok(None) | Err(LayerError::UnsafePath { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| err(&path, e))?;
+            rustix::fs::futimens(&fd, &timestamps(mtime)).map_err(|e| err(&path, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn uid(v: u64, path: &[u8]) -> Result<rustix::fs::Uid, LayerError> {
+    let v = u32::try_from(v).map_err(|_| {
+        err(
+            path,
+            io::Error::new(io::ErrorKind::InvalidData, "uid too large"),
+        )
+    })?;
+    Ok(rustix::fs::Uid::from_raw(v))
+}
+
+fn gid(v: u64, path: &[u8]) -> Result<rustix::fs::Gid, LayerError> {
+    let v = u32::try_from(v).map_err(|_| {
+        err(
+            path,
+            io::Error::new(io::ErrorKind::InvalidData, "gid too large"),
+        )
+    })?;
+    Ok(rustix::fs::Gid::from_raw(v))
+}
+
+/// The names in a directory, without `.` and `..`.
+fn list_dir(dir: &OwnedFd, path: &[u8]) -> Result<Vec<Vec<u8>>, LayerError> {
+    let mut d = rustix::fs::Dir::read_from(dir).map_err(|e| err(path, e))?;
+    let mut names = Vec::new();
+    while let Some(ent) = d.read() {
+        let ent = ent.map_err(|e| err(path, e))?;
+        let name = ent.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(name.to_vec());
+        }
+    }
+    Ok(names)
+}
+
+/// Removes `name` in `dir` (recursively for directories) without following symlinks. A missing
+/// `name` is not an error.
+fn remove_all_at(dir: &OwnedFd, name: &[u8], path: &[u8], depth: usize) -> Result<(), LayerError> {
+    if depth > MAX_REMOVE_DEPTH {
+        return Err(unsafe_path(path, "directory tree too deep"));
+    }
+    let st = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(err(path, e)),
+    };
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(err(path, e)),
+        };
+    }
+    let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
+    let sub = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(|e| err(path, e))?;
+    for child in list_dir(&sub, path)? {
+        let mut child_path = path.to_vec();
+        child_path.push(b'/');
+        child_path.extend_from_slice(&child);
+        remove_all_at(&sub, &child, &child_path, depth + 1)?;
+    }
+    match rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(err(path, e)),
+    }
+}

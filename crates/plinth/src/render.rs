@@ -1,0 +1,206 @@
+//! Rendering: build progress (plain lines or JSON lines on stderr) and listings (table or JSON).
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::ValueEnum;
+use plinth_build::{BuildEvent, BuildResult};
+use plinth_oci::Digest;
+use plinth_oci::store::{ImageSummary, StoreError};
+use plinth_oci::types::Descriptor;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// Plain lines (the terminal display arrives with long RUN steps).
+    Auto,
+    /// One line per step and event.
+    Plain,
+    /// One JSON object per line, for other tools.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+/// Writes build events to stderr.
+pub struct BuildRenderer {
+    mode: ProgressMode,
+    started: Instant,
+    step_started: Instant,
+}
+
+impl BuildRenderer {
+    pub fn new(mode: ProgressMode, _is_terminal: bool) -> Self {
+        BuildRenderer { mode, started: Instant::now(), step_started: Instant::now() }
+    }
+
+    pub fn event(&mut self, ev: &BuildEvent) {
+        let mut err = std::io::stderr().lock();
+        if self.mode == ProgressMode::Json {
+            if let Ok(line) = serde_json::to_string(ev) {
+                let _ = writeln!(err, "{line}");
+            }
+            return;
+        }
+        let _ = match ev {
+            BuildEvent::Start { dockerfile, epoch, epoch_source, stages } => writeln!(
+                err,
+                "building {dockerfile} ({stages} stage{}; SOURCE_DATE_EPOCH={epoch} from {epoch_source})",
+                if *stages == 1 { "" } else { "s" }
+            ),
+            BuildEvent::Step { stage, index, total, instruction } => {
+                self.step_started = Instant::now();
+                writeln!(err, "[{stage} {index}/{total}] {instruction}")
+            }
+            BuildEvent::Layer { digest, size } => writeln!(
+                err,
+                "  layer {} {} in {:.2}s",
+                &digest.to_string()[..19],
+                human_size(*size),
+                self.step_started.elapsed().as_secs_f64()
+            ),
+            BuildEvent::Warning { line, message } => match line {
+                Some(l) => writeln!(err, "warning: line {l}: {message}"),
+                None => writeln!(err, "warning: {message}"),
+            },
+            BuildEvent::Tagged { name } => writeln!(err, "tagged {name}"),
+        };
+    }
+
+    pub fn finish(&mut self, result: &BuildResult) {
+        if self.mode == ProgressMode::Json {
+            return;
+        }
+        eprintln!(
+            "built {} ({}, {} layers) in {:.2}s",
+            result.manifest.digest,
+            human_size(result.size),
+            result.layers,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// One row of `plinth images`.
+#[derive(Debug, Serialize)]
+struct ImageRow {
+    name: Option<String>,
+    digest: Digest,
+    image_id: Option<Digest>,
+    size: u64,
+    created: Option<String>,
+    error: Option<String>,
+}
+
+type ImageEntry = (Option<String>, Descriptor, Result<ImageSummary, StoreError>);
+
+/// Prints the store's images.
+pub fn images(entries: &[ImageEntry], format: ListFormat) -> Result<()> {
+    let images: Vec<ImageRow> = entries
+        .iter()
+        .map(|(name, desc, summary)| match summary {
+            Ok(s) => ImageRow { name: name.clone(), digest: desc.digest.clone(), image_id: Some(s.image_id.clone()), size: s.size, created: s.created.clone(), error: None },
+            Err(e) => ImageRow { name: name.clone(), digest: desc.digest.clone(), image_id: None, size: 0, created: None, error: Some(e.to_string()) },
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    match format {
+        ListFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, images)?;
+            writeln!(out)?;
+        }
+        ListFormat::Table => {
+            let rows: Vec<[String; 5]> = images
+                .iter()
+                .map(|i| {
+                    let (name, tag) = split_name_tag(i.name.as_deref());
+                    [
+                        name,
+                        tag,
+                        i.digest.to_string()[7..19].to_string(),
+                        human_size(i.size),
+                        match &i.error {
+                            Some(e) => format!("broken: {e}"),
+                            None => i.created.clone().unwrap_or_else(|| "-".to_string()),
+                        },
+                    ]
+                })
+                .collect();
+            let header = ["NAME", "TAG", "DIGEST", "SIZE", "CREATED"];
+            let mut widths = header.map(str::len);
+            for r in &rows {
+                for (w, c) in widths.iter_mut().zip(r.iter()) {
+                    *w = (*w).max(c.len());
+                }
+            }
+            let line = |cells: [&str; 5]| {
+                let mut s = String::new();
+                for (i, c) in cells.iter().enumerate() {
+                    if i + 1 == cells.len() {
+                        s.push_str(c);
+                    } else {
+                        s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+                    }
+                }
+                s
+            };
+            writeln!(out, "{}", line(header))?;
+            for r in &rows {
+                writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits `registry:5000/team/app:1.0` into (`registry:5000/team/app`, `1.0`).
+fn split_name_tag(name: Option<&str>) -> (String, String) {
+    let Some(name) = name else {
+        return ("<none>".to_string(), "<none>".to_string());
+    };
+    let last = name.rsplit('/').next().unwrap_or(name);
+    match last.rfind(':') {
+        Some(i) => {
+            let cut = name.len() - last.len() + i;
+            (name[..cut].to_string(), name[cut + 1..].to_string())
+        }
+        None => (name.to_string(), "latest".to_string()),
+    }
+}
+
+/// `1.2MB`-style sizes (decimal units, as docker shows them).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 { format!("{bytes}B") } else { format!("{v:.3}{}", UNITS[u]).replace(".000", "") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_names_with_registry_ports() {
+        assert_eq!(split_name_tag(Some("localhost:5000/a/b:1.0")), ("localhost:5000/a/b".into(), "1.0".into()));
+        assert_eq!(split_name_tag(Some("localhost:5000/a/b")), ("localhost:5000/a/b".into(), "latest".into()));
+        assert_eq!(split_name_tag(Some("app:x")), ("app".into(), "x".into()));
+        assert_eq!(split_name_tag(None), ("<none>".into(), "<none>".into()));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(1000), "1kB");
+        assert_eq!(human_size(1_234_567), "1.235MB");
+    }
+}

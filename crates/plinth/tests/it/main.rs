@@ -1,0 +1,10 @@
+//! plinth's integration tests: the real binary, a real store, and real tools (skopeo, umoci,
+//! oci-image-tool, docker) reading what it wrote. One test binary, as in ripgrep and uv.
+
+mod build;
+mod cli;
+mod errors;
+mod repro;
+mod store;
+mod support;
+mod tools;

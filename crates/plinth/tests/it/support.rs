@@ -1,0 +1,114 @@
+//! Test support: a temporary store and context, running the plinth binary, running real tools.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A temporary workspace: a store and a build context.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.status, 0, "plinth failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::Builder::new().prefix("plinth-it").tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("ctx")).unwrap();
+        Env { dir }
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    pub fn ctx(&self) -> PathBuf {
+        self.dir.path().join("ctx")
+    }
+
+    /// Writes a file in the context (parents created).
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.ctx().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// Runs plinth with this env's store.
+    pub fn plinth(&self, args: &[&str]) -> Run {
+        self.plinth_env(args, &[])
+    }
+
+    pub fn plinth_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_plinth"));
+        cmd.args(args).env("PLINTH_STORE", self.store()).env_remove("SOURCE_DATE_EPOCH").current_dir(self.ctx());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run plinth");
+        to_run(out)
+    }
+
+    /// `plinth build` of the context with the given Dockerfile text; returns the manifest digest.
+    pub fn build(&self, dockerfile: &str, extra: &[&str]) -> String {
+        self.write("Dockerfile", dockerfile);
+        let ctx = self.ctx();
+        let mut args = vec!["build", "--progress", "plain"];
+        args.extend_from_slice(extra);
+        args.push(ctx.to_str().unwrap());
+        let run = self.plinth(&args).ok();
+        let digest = run.stdout.trim().to_string();
+        assert!(digest.starts_with("sha256:"), "stdout is not a digest: {digest:?}");
+        digest
+    }
+
+    /// The image config as skopeo reads it from the store.
+    pub fn config(&self, reference: &str) -> Value {
+        let out = tool("skopeo", &["inspect", "--config", &format!("oci:{}:{reference}", self.store().display())]);
+        serde_json::from_str(&out).expect("skopeo config json")
+    }
+}
+
+fn to_run(out: Output) -> Run {
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs a real tool and returns its stdout; fails the test (with how to install it) when missing.
+#[track_caller]
+pub fn tool(name: &str, args: &[&str]) -> String {
+    let run = tool_run(name, args, None);
+    assert_eq!(run.status, 0, "{name} {args:?} failed:\n{}\n{}", run.stdout, run.stderr);
+    run.stdout
+}
+
+#[track_caller]
+pub fn tool_run(name: &str, args: &[&str], cwd: Option<&Path>) -> Run {
+    let mut cmd = Command::new(name);
+    cmd.args(args);
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    match cmd.output() {
+        Ok(out) => to_run(out),
+        Err(e) => panic!("cannot run {name}: {e}; install the test tools with scripts/install-deps.sh"),
+    }
+}
+
+pub const SDE: &str = "1700000000";

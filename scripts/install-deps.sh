@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the real tools plinth's tests read its output with (Debian 12, as root).
+# Idempotent: does nothing when everything is already there.
+set -euo pipefail
+pkgs=(skopeo umoci oci-image-tool runc docker.io docker-registry apache2-utils openssl jq zstd xz-utils bzip2 git)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
