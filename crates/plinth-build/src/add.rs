@@ -36,7 +36,8 @@ use plinth_oci::layer::{EntryKind, FileSource, LayerEntry};
 use sha2::{Digest as _, Sha256};
 
 use crate::context::{
-    self, ContextError, CopyOptions, CopyTarget, DestFs, DestNode, DestWriter, Mtimes, Ownership, SourceTree,
+    self, ContextError, CopyOptions, CopyTarget, DestFs, DestNode, DestWriter, Mtimes, Ownership,
+    SourceTree,
 };
 
 /// Files at most this large are kept in memory; larger ones are written to the scratch directory.
@@ -54,7 +55,11 @@ pub enum AddError {
     #[error("invalid checksum {0:?}: expected sha256:<64 hex digits>")]
     BadChecksum(String),
     #[error("digest mismatch for {url}: {actual} (expected: {expected})")]
-    ChecksumMismatch { url: String, expected: Digest, actual: Digest },
+    ChecksumMismatch {
+        url: String,
+        expected: Digest,
+        actual: Digest,
+    },
     #[error("failed to download {url}: invalid response status {status}")]
     HttpStatus { url: String, status: u16 },
     #[error("failed to download {url}: {message}")]
@@ -63,7 +68,9 @@ pub enum AddError {
     ArchiveEscape { name: String },
     #[error("archive symlink {name:?} points outside extraction root")]
     ArchiveSymlinkEscape { name: String },
-    #[error("archive hardlink {name:?} targets {target:?}, which is not an earlier file of the archive")]
+    #[error(
+        "archive hardlink {name:?} targets {target:?}, which is not an earlier file of the archive"
+    )]
     ArchiveHardlink { name: String, target: String },
     #[error("unsupported tar entry {name:?} type {kind}")]
     ArchiveEntryType { name: String, kind: u8 },
@@ -84,6 +91,19 @@ pub enum AddError {
 pub enum AddWarning {
     /// A remote file added without `--checksum`: its content may change between builds.
     UnpinnedUrl { url: String },
+}
+
+impl std::fmt::Display for AddWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AddWarning::UnpinnedUrl { url } => {
+                write!(
+                    f,
+                    "ADD {url} has no --checksum: its content is not pinned and may change between builds"
+                )
+            }
+        }
+    }
 }
 
 /// Whether `ADD` of a git repository keeps its `.git` directory.
@@ -141,15 +161,22 @@ pub fn plan_add(req: &AddRequest, env: &AddEnv<'_>) -> Result<AddOutput, AddErro
             if !is_http_source(&req.sources[0]) || parse_git_ref(&req.sources[0]).is_some() {
                 return Err(AddError::ChecksumNotHttp);
             }
-            Some(c.parse::<Digest>().map_err(|_| AddError::BadChecksum(c.clone()))?)
+            Some(
+                c.parse::<Digest>()
+                    .map_err(|_| AddError::BadChecksum(c.clone()))?,
+            )
         }
     };
-    let exclude = Dockerignore::from_patterns(&req.options.exclude).map_err(ContextError::Exclude)?;
+    let exclude =
+        Dockerignore::from_patterns(&req.options.exclude).map_err(ContextError::Exclude)?;
     let target = CopyTarget::new(&req.dest, &req.workdir);
     let mut w = DestWriter::new(env.dest, req.options.chown);
     let mut warnings = Vec::new();
     let scratch = Scratch::new(env.scratch);
-    let opts = CopyOptions { parents: false, ..req.options.clone() };
+    let opts = CopyOptions {
+        parents: false,
+        ..req.options.clone()
+    };
     for src in &req.sources {
         if let Some(git) = parse_git_ref(src) {
             add_git(&mut w, &git, req.git_dir, &target, &opts, &scratch)?;
@@ -158,7 +185,15 @@ pub fn plan_add(req: &AddRequest, env: &AddEnv<'_>) -> Result<AddOutput, AddErro
                 warnings.push(AddWarning::UnpinnedUrl { url: src.clone() });
             }
             let dl = download(src, expected.as_ref(), &scratch, env.http_timeout)?;
-            context::place_host_file(&mut w, &dl.name, dl.path, 0o600, Some(dl.mtime), &target, &opts)?;
+            context::place_host_file(
+                &mut w,
+                &dl.name,
+                dl.path,
+                0o600,
+                Some(dl.mtime),
+                &target,
+                &opts,
+            )?;
         } else {
             let expanded = context::expand_source(env.tree, src, &opts, &exclude)?;
             for m in &expanded.matches {
@@ -172,7 +207,10 @@ pub fn plan_add(req: &AddRequest, env: &AddEnv<'_>) -> Result<AddOutput, AddErro
             }
         }
     }
-    Ok(AddOutput { entries: w.finish(), warnings })
+    Ok(AddOutput {
+        entries: w.finish(),
+        warnings,
+    })
 }
 
 /// Whether a source is an HTTP(S) URL (BuildKit's `isHTTPSource`).
@@ -192,14 +230,19 @@ struct Scratch<'a> {
 
 impl<'a> Scratch<'a> {
     fn new(dir: &'a Path) -> Scratch<'a> {
-        Scratch { dir, next: AtomicU64::new(0) }
+        Scratch {
+            dir,
+            next: AtomicU64::new(0),
+        }
     }
 
     /// A new, not yet existing path in the scratch directory.
     fn fresh(&self, what: &str) -> PathBuf {
         loop {
             let n = self.next.fetch_add(1, Ordering::Relaxed);
-            let p = self.dir.join(format!("plinth-add-{}-{what}-{n}", std::process::id()));
+            let p = self
+                .dir
+                .join(format!("plinth-add-{}-{what}-{n}", std::process::id()));
             if std::fs::symlink_metadata(&p).is_err() {
                 return p;
             }
@@ -210,7 +253,11 @@ impl<'a> Scratch<'a> {
     fn create(&self, what: &str) -> io::Result<(PathBuf, fs_err::File)> {
         loop {
             let p = self.fresh(what);
-            match fs_err::OpenOptions::new().write(true).create_new(true).open(&p) {
+            match fs_err::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&p)
+            {
                 Ok(f) => return Ok((p, f)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
@@ -270,7 +317,9 @@ pub fn is_archive(path: &Path) -> io::Result<bool> {
         Err(_) => return Ok(false),
     };
     let mut archive = tar::Archive::new(reader);
-    let Ok(mut entries) = archive.entries() else { return Ok(false) };
+    let Ok(mut entries) = archive.entries() else {
+        return Ok(false);
+    };
     Ok(matches!(entries.next(), Some(Ok(_))))
 }
 
@@ -282,7 +331,10 @@ fn extract_archive(
     chown: Option<context::Owner>,
     scratch: &Scratch<'_>,
 ) -> Result<(), AddError> {
-    let wrap = |source: io::Error| AddError::Archive { archive: archive.to_path_buf(), source };
+    let wrap = |source: io::Error| AddError::Archive {
+        archive: archive.to_path_buf(),
+        source,
+    };
     let root = w.mkdir_all(dest)?;
     let reader = open_decompressed(archive).map_err(wrap)?;
     let mut ar = tar::Archive::new(reader);
@@ -292,11 +344,16 @@ fn extract_archive(
         let mut entry = entry.map_err(wrap)?;
         let header = entry.header().clone();
         let kind = header.entry_type();
-        if matches!(kind, tar::EntryType::XGlobalHeader | tar::EntryType::XHeader) {
+        if matches!(
+            kind,
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader
+        ) {
             continue;
         }
         let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let Some(name) = clean_archive_path(&raw_name)? else { continue };
+        let Some(name) = clean_archive_path(&raw_name)? else {
+            continue;
+        };
         let follow_leaf = kind == tar::EntryType::Directory;
         let rel = resolve_in_root(w, &root, &name, follow_leaf)?;
         if rel.is_empty() {
@@ -317,10 +374,11 @@ fn extract_archive(
 
         let (uid, gid) = match chown {
             Some(o) => (o.uid, o.gid),
-            None => (header.uid().map_err(wrap)?, header.gid().map_err(wrap)?),
+            // Go's tar reads an all-NUL numeric field as 0; so does this.
+            None => (header.uid().unwrap_or(0), header.gid().unwrap_or(0)),
         };
-        let mode = header.mode().map_err(wrap)? & 0o7777;
-        let mtime = header.mtime().map_err(wrap)?;
+        let mode = header.mode().unwrap_or(0) & 0o7777;
+        let mtime = header.mtime().unwrap_or(0);
         let mtime = i64::try_from(mtime).unwrap_or(0);
         let entry_kind = match kind {
             tar::EntryType::Directory => EntryKind::Dir,
@@ -352,19 +410,34 @@ fn extract_archive(
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
                 let Some(t) = clean_archive_path(&target_raw)? else {
-                    return Err(AddError::ArchiveHardlink { name: raw_name, target: target_raw });
+                    return Err(AddError::ArchiveHardlink {
+                        name: raw_name,
+                        target: target_raw,
+                    });
                 };
                 let t = join(&root, &resolve_in_root(w, &root, &t, false)?);
                 if !written.contains_key(&t) {
-                    return Err(AddError::ArchiveHardlink { name: raw_name, target: target_raw });
+                    return Err(AddError::ArchiveHardlink {
+                        name: raw_name,
+                        target: target_raw,
+                    });
                 }
                 written.insert(full.clone(), ());
                 EntryKind::Hardlink { target: t }
             }
-            other => return Err(AddError::ArchiveEntryType { name: raw_name, kind: other.as_byte() }),
+            other => {
+                return Err(AddError::ArchiveEntryType {
+                    name: raw_name,
+                    kind: other.as_byte(),
+                });
+            }
         };
         // Whatever was at `full` is replaced (BuildKit removes it unless both are directories).
-        let mode = if matches!(entry_kind, EntryKind::Symlink { .. }) { 0o777 } else { mode };
+        let mode = if matches!(entry_kind, EntryKind::Symlink { .. }) {
+            0o777
+        } else {
+            mode
+        };
         let mut le = LayerEntry::new(full, entry_kind, mode, uid, gid);
         le.mtime = Some(mtime.max(0));
         w.put(le);
@@ -397,7 +470,9 @@ fn clean_archive_path(name: &str) -> Result<Option<String>, AddError> {
         return Ok(None);
     }
     if cleaned == ".." || cleaned.starts_with("../") {
-        return Err(AddError::ArchiveEscape { name: name.to_string() });
+        return Err(AddError::ArchiveEscape {
+            name: name.to_string(),
+        });
     }
     Ok(Some(cleaned))
 }
@@ -405,10 +480,18 @@ fn clean_archive_path(name: &str) -> Result<Option<String>, AddError> {
 /// BuildKit's `resolveRootPath`: resolves `name` inside the extraction root `root` (an image path),
 /// following symlinks (the last one only with `follow_leaf`). Absolute link targets are relative to
 /// the extraction root; relative ones may not leave it. Returns a path relative to `root`.
-fn resolve_in_root(w: &DestWriter<'_>, root: &str, name: &str, follow_leaf: bool) -> Result<String, AddError> {
+fn resolve_in_root(
+    w: &DestWriter<'_>,
+    root: &str,
+    name: &str,
+    follow_leaf: bool,
+) -> Result<String, AddError> {
     let mut name = name.to_string();
     for _ in 0..255 {
-        let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+        let parts: Vec<&str> = name
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
         let mut resolved: Vec<String> = Vec::new();
         let mut followed = false;
         for (i, part) in parts.iter().enumerate() {
@@ -424,12 +507,10 @@ fn resolve_in_root(w: &DestWriter<'_>, root: &str, name: &str, follow_leaf: bool
                 }
                 Some(DestNode::Symlink { target }) => {
                     let next = if target.starts_with('/') {
-                        match clean_archive_path(&target)? {
-                            Some(t) => t,
-                            None => String::new(),
-                        }
+                        clean_archive_path(&target)?.unwrap_or_default()
                     } else {
-                        let joined = dockerignore::clean_path(&join(parent_of(&candidate), &target));
+                        let joined =
+                            dockerignore::clean_path(&join(parent_of(&candidate), &target));
                         if joined == "." {
                             String::new()
                         } else if joined == ".." || joined.starts_with("../") {
@@ -521,11 +602,21 @@ fn hex_val(c: u8) -> Option<u8> {
 
 /// Parses an HTTP date (`Last-Modified`) into seconds since the epoch.
 fn parse_http_date(value: &str) -> Option<i64> {
-    jiff::fmt::rfc2822::parse(value.trim()).ok().map(|z| z.timestamp().as_second())
+    jiff::fmt::rfc2822::parse(value.trim())
+        .ok()
+        .map(|z| z.timestamp().as_second())
 }
 
-fn download(url: &str, expected: Option<&Digest>, scratch: &Scratch<'_>, timeout: Duration) -> Result<Downloaded, AddError> {
-    let err = |message: String| AddError::Http { url: url.to_string(), message };
+fn download(
+    url: &str,
+    expected: Option<&Digest>,
+    scratch: &Scratch<'_>,
+    timeout: Duration,
+) -> Result<Downloaded, AddError> {
+    let err = |message: String| AddError::Http {
+        url: url.to_string(),
+        message,
+    };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(10)
@@ -535,7 +626,10 @@ fn download(url: &str, expected: Option<&Digest>, scratch: &Scratch<'_>, timeout
     let mut resp = agent.get(url).call().map_err(|e| err(e.to_string()))?;
     let status = resp.status().as_u16();
     if !(200..400).contains(&status) {
-        return Err(AddError::HttpStatus { url: url.to_string(), status });
+        return Err(AddError::HttpStatus {
+            url: url.to_string(),
+            status,
+        });
     }
     let mtime = resp
         .headers()
@@ -560,9 +654,17 @@ fn download(url: &str, expected: Option<&Digest>, scratch: &Scratch<'_>, timeout
     if let Some(exp) = expected
         && *exp != actual
     {
-        return Err(AddError::ChecksumMismatch { url: url.to_string(), expected: exp.clone(), actual });
+        return Err(AddError::ChecksumMismatch {
+            url: url.to_string(),
+            expected: exp.clone(),
+            actual,
+        });
     }
-    Ok(Downloaded { name: url_file_name(url), path, mtime })
+    Ok(Downloaded {
+        name: url_file_name(url),
+        path,
+        mtime,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -613,20 +715,35 @@ pub fn parse_git_ref(src: &str) -> Option<GitRef> {
                 Some((r, s)) => (r, Some(s)),
                 None => (f, None),
             };
-            (Some(r.to_string()).filter(|r| !r.is_empty()), s.map(str::to_string).filter(|s| !s.is_empty()))
+            (
+                Some(r.to_string()).filter(|r| !r.is_empty()),
+                s.map(str::to_string).filter(|s| !s.is_empty()),
+            )
         }
     };
-    Some(GitRef { remote: remote.to_string(), reference, subdir })
+    Some(GitRef {
+        remote: remote.to_string(),
+        reference,
+        subdir,
+    })
 }
 
 /// `user@host:path` (gitutil's `^[a-zA-Z0-9-_]+@[a-zA-Z0-9-.]+:.*$`).
 fn is_scp_like(s: &str) -> bool {
-    let Some((user, rest)) = s.split_once('@') else { return false };
-    let Some((host, _)) = rest.split_once(':') else { return false };
+    let Some((user, rest)) = s.split_once('@') else {
+        return false;
+    };
+    let Some((host, _)) = rest.split_once(':') else {
+        return false;
+    };
     !user.is_empty()
-        && user.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && !host.is_empty()
-        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<String, AddError> {
@@ -660,7 +777,18 @@ pub fn git_checkout(git_ref: &GitRef, dir: &Path) -> Result<String, AddError> {
     git(dir, &["init", "-q"])?;
     git(dir, &["remote", "add", "origin", &git_ref.remote])?;
     let reference = git_ref.reference.as_deref().unwrap_or("HEAD");
-    let shallow = git(dir, &["fetch", "-q", "--depth", "1", "--no-tags", "origin", reference]);
+    let shallow = git(
+        dir,
+        &[
+            "fetch",
+            "-q",
+            "--depth",
+            "1",
+            "--no-tags",
+            "origin",
+            reference,
+        ],
+    );
     match shallow {
         Ok(_) => {
             git(dir, &["checkout", "-q", "--detach", "FETCH_HEAD"])?;
@@ -669,12 +797,32 @@ pub fn git_checkout(git_ref: &GitRef, dir: &Path) -> Result<String, AddError> {
             if !looks_like_commit(reference) {
                 return Err(e);
             }
-            git(dir, &["fetch", "-q", "--tags", "origin", "+refs/heads/*:refs/remotes/origin/*"])?;
+            git(
+                dir,
+                &[
+                    "fetch",
+                    "-q",
+                    "--tags",
+                    "origin",
+                    "+refs/heads/*:refs/remotes/origin/*",
+                ],
+            )?;
             git(dir, &["checkout", "-q", "--detach", reference])?;
         }
     }
     if dir.join(".gitmodules").exists() {
-        git(dir, &["submodule", "update", "-q", "--init", "--recursive", "--depth", "1"])?;
+        git(
+            dir,
+            &[
+                "submodule",
+                "update",
+                "-q",
+                "--init",
+                "--recursive",
+                "--depth",
+                "1",
+            ],
+        )?;
     }
     Ok(git(dir, &["rev-parse", "HEAD"])?.trim().to_string())
 }
@@ -696,8 +844,14 @@ fn add_git(
     let tree = SourceTree::new(dir, ignore, Ownership::Root).with_mtimes(Mtimes::Epoch);
     let src = git_ref.subdir.clone().unwrap_or_else(|| "/".to_string());
     let empty = Dockerignore::default();
-    let opts = CopyOptions { exclude: Vec::new(), ..opts.clone() };
+    let opts = CopyOptions {
+        exclude: Vec::new(),
+        ..opts.clone()
+    };
     let expanded = context::expand_source(&tree, &src, &opts, &empty)?;
     context::copy_expanded(w, &tree, &expanded, target, &opts, &empty)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -194,7 +194,9 @@ impl SourceTree {
     pub fn open_context(dir: &Path, dockerfile: &Path) -> Result<SourceTree, ContextError> {
         let root = fs_err::canonicalize(dir)?;
         if !fs_err::metadata(&root)?.is_dir() {
-            return Err(ContextError::ContextNotDir { path: dir.to_path_buf() });
+            return Err(ContextError::ContextNotDir {
+                path: dir.to_path_buf(),
+            });
         }
         let mut candidates = Vec::new();
         if let Some(name) = dockerfile.file_name() {
@@ -208,20 +210,31 @@ impl SourceTree {
             match fs_err::read(&file) {
                 Ok(bytes) => {
                     let text = String::from_utf8_lossy(&bytes);
-                    ignore = Dockerignore::parse(&text).map_err(|source| ContextError::Dockerignore { file, source })?;
+                    ignore = Dockerignore::parse(&text)
+                        .map_err(|source| ContextError::Dockerignore { file, source })?;
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(SourceTree { root, ignore, ownership: Ownership::Root, mtimes: Mtimes::FromSource })
+        Ok(SourceTree {
+            root,
+            ignore,
+            ownership: Ownership::Root,
+            mtimes: Mtimes::FromSource,
+        })
     }
 
     /// A tree over `root` with the given filter and ownership rule (e.g. a stage's extracted root
     /// filesystem with an empty [`Dockerignore`] and [`Ownership::FromDisk`]).
     pub fn new(root: impl Into<PathBuf>, ignore: Dockerignore, ownership: Ownership) -> SourceTree {
-        SourceTree { root: root.into(), ignore, ownership, mtimes: Mtimes::FromSource }
+        SourceTree {
+            root: root.into(),
+            ignore,
+            ownership,
+            mtimes: Mtimes::FromSource,
+        }
     }
 
     /// The same tree, with the given mtime rule.
@@ -231,7 +244,10 @@ impl SourceTree {
     }
 
     fn origin(&self) -> Origin {
-        Origin { ownership: self.ownership, mtimes: self.mtimes }
+        Origin {
+            ownership: self.ownership,
+            mtimes: self.mtimes,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -247,7 +263,11 @@ impl SourceTree {
     }
 
     fn host(&self, rel: &str) -> PathBuf {
-        if rel.is_empty() { self.root.clone() } else { self.root.join(rel) }
+        if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(rel)
+        }
     }
 
     /// `lstat` of `rel` on disk, ignoring the filter; `None` when it does not exist.
@@ -255,7 +275,12 @@ impl SourceTree {
         let host = self.host(rel);
         match std::fs::symlink_metadata(&host) {
             Ok(md) => Ok(Some(Meta::from_fs(&md, &host)?)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => Ok(None),
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.kind() == io::ErrorKind::NotADirectory =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(fs_err::symlink_metadata(&host).err().unwrap_or(e).into()),
         }
     }
@@ -307,7 +332,11 @@ impl SourceTree {
             let child_rel = join_rel(rel, name);
             let child_host = entry.path();
             let md = fs_err::symlink_metadata(&child_host)?;
-            out.push((name.to_string(), child_rel, Meta::from_fs(&md, &child_host)?));
+            out.push((
+                name.to_string(),
+                child_rel,
+                Meta::from_fs(&md, &child_host)?,
+            ));
         }
         out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         Ok(out)
@@ -347,10 +376,15 @@ impl SourceTree {
                 break;
             }
             match self.lstat(&candidate)? {
-                Some(Meta { kind: Kind::Symlink(target), .. }) => {
+                Some(Meta {
+                    kind: Kind::Symlink(target),
+                    ..
+                }) => {
                     links += 1;
                     if links > MAX_LINKS {
-                        return Err(ContextError::TooManyLinks { path: path.to_string() });
+                        return Err(ContextError::TooManyLinks {
+                            path: path.to_string(),
+                        });
                     }
                     if target.starts_with('/') {
                         resolved.clear();
@@ -385,11 +419,18 @@ enum LeafLinks {
 }
 
 fn components(path: &str) -> Vec<String> {
-    path.split('/').filter(|c| !c.is_empty()).map(str::to_string).collect()
+    path.split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn join_rel(dir: &str, name: &str) -> String {
-    if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 fn parent_rel(path: &str) -> &str {
@@ -417,7 +458,9 @@ pub enum DestNode {
     Dir,
     /// A regular file, device, fifo or anything else that is neither a directory nor a symlink.
     File,
-    Symlink { target: String },
+    Symlink {
+        target: String,
+    },
 }
 
 /// The image filesystem a copy writes into, as far as a copy needs to see it.
@@ -445,13 +488,19 @@ pub struct HostDirDest {
 
 impl DestFs for HostDirDest {
     fn lookup(&self, path: &str) -> Option<DestNode> {
-        let host = if path.is_empty() { self.root.clone() } else { self.root.join(path) };
+        let host = if path.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(path)
+        };
         let md = std::fs::symlink_metadata(&host).ok()?;
         if md.is_dir() {
             Some(DestNode::Dir)
         } else if md.file_type().is_symlink() {
             let target = std::fs::read_link(&host).ok()?;
-            Some(DestNode::Symlink { target: target.to_string_lossy().into_owned() })
+            Some(DestNode::Symlink {
+                target: target.to_string_lossy().into_owned(),
+            })
         } else {
             Some(DestNode::File)
         }
@@ -469,13 +518,20 @@ pub struct DestWriter<'a> {
 
 impl fmt::Debug for DestWriter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DestWriter").field("entries", &self.entries.len()).field("dir_owner", &self.dir_owner).finish()
+        f.debug_struct("DestWriter")
+            .field("entries", &self.entries.len())
+            .field("dir_owner", &self.dir_owner)
+            .finish()
     }
 }
 
 impl<'a> DestWriter<'a> {
     pub fn new(base: &'a dyn DestFs, chown: Option<Owner>) -> DestWriter<'a> {
-        DestWriter { base, entries: BTreeMap::new(), dir_owner: chown.unwrap_or(Owner { uid: 0, gid: 0 }) }
+        DestWriter {
+            base,
+            entries: BTreeMap::new(),
+            dir_owner: chown.unwrap_or(Owner { uid: 0, gid: 0 }),
+        }
     }
 
     /// What is at `path` now (this instruction's entries over the image), not following a final
@@ -484,7 +540,9 @@ impl<'a> DestWriter<'a> {
         if let Some(e) = self.entries.get(path) {
             return match &e.kind {
                 EntryKind::Dir | EntryKind::OpaqueWhiteout => Some(DestNode::Dir),
-                EntryKind::Symlink { target } => Some(DestNode::Symlink { target: target.clone() }),
+                EntryKind::Symlink { target } => Some(DestNode::Symlink {
+                    target: target.clone(),
+                }),
                 EntryKind::Whiteout => None,
                 _ => Some(DestNode::File),
             };
@@ -522,7 +580,9 @@ impl<'a> DestWriter<'a> {
                 Some(DestNode::Symlink { target }) => {
                     links += 1;
                     if links > MAX_LINKS {
-                        return Err(ContextError::TooManyLinks { path: path.to_string() });
+                        return Err(ContextError::TooManyLinks {
+                            path: path.to_string(),
+                        });
                     }
                     if target.starts_with('/') {
                         resolved.clear();
@@ -570,7 +630,13 @@ impl<'a> DestWriter<'a> {
                 Some(_) => return Err(ContextError::MkdirNotADirectory { path: cur }),
                 None => {
                     let o = self.dir_owner;
-                    self.put(LayerEntry::new(cur.clone(), EntryKind::Dir, 0o755, o.uid, o.gid));
+                    self.put(LayerEntry::new(
+                        cur.clone(),
+                        EntryKind::Dir,
+                        0o755,
+                        o.uid,
+                        o.gid,
+                    ));
                 }
             }
         }
@@ -582,8 +648,12 @@ impl<'a> DestWriter<'a> {
     pub fn put(&mut self, entry: LayerEntry) {
         if !matches!(entry.kind, EntryKind::Dir) {
             let prefix = format!("{}/", entry.path);
-            let doomed: Vec<String> =
-                self.entries.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+            let doomed: Vec<String> = self
+                .entries
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .map(|(k, _)| k.clone())
+                .collect();
             for k in doomed {
                 self.entries.remove(&k);
             }
@@ -619,12 +689,19 @@ pub struct SymbolicClause {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Perm {
-    Bits { rwx: u32, big_x: bool, s: bool, t: bool },
+    Bits {
+        rwx: u32,
+        big_x: bool,
+        s: bool,
+        t: bool,
+    },
     Copy(char),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid chmod parameter: '{0}'. it should be octal string and between 0 and 07777, or a symbolic mode such as u+x,go=rX")]
+#[error(
+    "invalid chmod parameter: '{0}'. it should be octal string and between 0 and 07777, or a symbolic mode such as u+x,go=rX"
+)]
 pub struct ChmodError(pub String);
 
 impl Chmod {
@@ -671,7 +748,11 @@ impl Chmod {
                         'X' => big_x = true,
                         's' => s_bit = true,
                         't' => t_bit = true,
-                        'u' | 'g' | 'o' if copy.is_none() && rwx == 0 && !big_x && !s_bit && !t_bit => copy = Some(c),
+                        'u' | 'g' | 'o'
+                            if copy.is_none() && rwx == 0 && !big_x && !s_bit && !t_bit =>
+                        {
+                            copy = Some(c)
+                        }
                         '+' | '-' | '=' => break,
                         _ => return Err(err()),
                     }
@@ -679,7 +760,12 @@ impl Chmod {
                 }
                 let perm = match copy {
                     Some(c) => Perm::Copy(c),
-                    None => Perm::Bits { rwx, big_x, s: s_bit, t: t_bit },
+                    None => Perm::Bits {
+                        rwx,
+                        big_x,
+                        s: s_bit,
+                        t: t_bit,
+                    },
                 };
                 actions.push((op, perm));
             }
@@ -776,7 +862,11 @@ pub struct CopyRequest {
 
 /// Plans a `COPY`: the layer entries it writes (sorted by path), reading sources from `tree` and
 /// deciding destinations against `dest_fs`.
-pub fn plan_copy(tree: &SourceTree, req: &CopyRequest, dest_fs: &dyn DestFs) -> Result<Vec<LayerEntry>, ContextError> {
+pub fn plan_copy(
+    tree: &SourceTree,
+    req: &CopyRequest,
+    dest_fs: &dyn DestFs,
+) -> Result<Vec<LayerEntry>, ContextError> {
     let mut w = DestWriter::new(dest_fs, req.options.chown);
     copy_into(&mut w, tree, req)?;
     Ok(w.finish())
@@ -786,14 +876,23 @@ pub fn plan_copy(tree: &SourceTree, req: &CopyRequest, dest_fs: &dyn DestFs) -> 
 /// directory (trailing `/` or `/.`, or `.`), like BuildKit's `pathRelativeToWorkingDir` + `cleanPath`.
 pub fn normalize_dest(dest: &str, workdir: &str) -> (String, bool) {
     let force_dir = dest.is_empty() || dest == "." || dest.ends_with('/') || dest.ends_with("/.");
-    let joined = if dest.starts_with('/') { dest.to_string() } else { format!("{workdir}/{dest}") };
+    let joined = if dest.starts_with('/') {
+        dest.to_string()
+    } else {
+        format!("{workdir}/{dest}")
+    };
     let cleaned = dockerignore::clean_path(&format!("/{joined}"));
     (cleaned.trim_start_matches('/').to_string(), force_dir)
 }
 
 /// Plans a `COPY` into an existing writer.
-pub fn copy_into(w: &mut DestWriter<'_>, tree: &SourceTree, req: &CopyRequest) -> Result<(), ContextError> {
-    let exclude = Dockerignore::from_patterns(&req.options.exclude).map_err(ContextError::Exclude)?;
+pub fn copy_into(
+    w: &mut DestWriter<'_>,
+    tree: &SourceTree,
+    req: &CopyRequest,
+) -> Result<(), ContextError> {
+    let exclude =
+        Dockerignore::from_patterns(&req.options.exclude).map_err(ContextError::Exclude)?;
     let target = CopyTarget::new(&req.dest, &req.workdir);
     for source in &req.sources {
         match source {
@@ -802,7 +901,15 @@ pub fn copy_into(w: &mut DestWriter<'_>, tree: &SourceTree, req: &CopyRequest) -
                 copy_expanded(w, tree, &expanded, &target, &req.options, &exclude)?;
             }
             CopySource::Inline { name, data } => {
-                place_bytes(w, base_name(name), data.clone(), 0o644, None, &target, &req.options)?;
+                place_bytes(
+                    w,
+                    base_name(name),
+                    data.clone(),
+                    0o644,
+                    None,
+                    &target,
+                    &req.options,
+                )?;
             }
         }
     }
@@ -846,10 +953,36 @@ fn place_content(
     target: &CopyTarget,
     opts: &CopyOptions,
 ) -> Result<(), ContextError> {
-    let meta = Meta { kind: Kind::File, mode, uid: 0, gid: 0, mtime: mtime.unwrap_or(0), dev: 0, ino: 0, nlink: 1 };
-    let mtimes = if mtime.is_some() { Mtimes::FromSource } else { Mtimes::Epoch };
-    let item = Item { src_name: name.to_string(), meta, content };
-    place_single(w, &item, target, opts, Origin { ownership: Ownership::Root, mtimes })
+    let meta = Meta {
+        kind: Kind::File,
+        mode,
+        uid: 0,
+        gid: 0,
+        mtime: mtime.unwrap_or(0),
+        dev: 0,
+        ino: 0,
+        nlink: 1,
+    };
+    let mtimes = if mtime.is_some() {
+        Mtimes::FromSource
+    } else {
+        Mtimes::Epoch
+    };
+    let item = Item {
+        src_name: name.to_string(),
+        meta,
+        content,
+    };
+    place_single(
+        w,
+        &item,
+        target,
+        opts,
+        Origin {
+            ownership: Ownership::Root,
+            mtimes,
+        },
+    )
 }
 
 enum Content {
@@ -889,7 +1022,12 @@ impl SourceMatch {
 
 /// Expands one source path: `--parents` handling, wildcards (a wildcard matching nothing gives no
 /// match), `--exclude` on wildcard matches, and the not-found check for plain paths.
-pub(crate) fn expand_source(tree: &SourceTree, src: &str, opts: &CopyOptions, exclude: &Dockerignore) -> Result<ExpandedSource, ContextError> {
+pub(crate) fn expand_source(
+    tree: &SourceTree,
+    src: &str,
+    opts: &CopyOptions,
+    exclude: &Dockerignore,
+) -> Result<ExpandedSource, ContextError> {
     // --parents: the part after "/./" (or the whole source) becomes an include pattern applied
     // while copying the pivot directory (or the root).
     let (src, include) = if opts.parents {
@@ -897,7 +1035,9 @@ pub(crate) fn expand_source(tree: &SourceTree, src: &str, opts: &CopyOptions, ex
             Some((p, pat)) => (p.to_string(), pat.to_string()),
             None => ("/".to_string(), src.to_string()),
         };
-        let pattern = dockerignore::clean_path(&format!("/{pattern}")).trim_start_matches('/').to_string();
+        let pattern = dockerignore::clean_path(&format!("/{pattern}"))
+            .trim_start_matches('/')
+            .to_string();
         let has_wild = pattern.split('/').any(dockerignore::has_wildcard);
         let inc = Dockerignore::from_patterns([&pattern]).map_err(ContextError::Parents)?;
         (pivot, Some((inc, pattern, has_wild)))
@@ -916,13 +1056,17 @@ pub(crate) fn expand_source(tree: &SourceTree, src: &str, opts: &CopyOptions, ex
             let d2 = comps[i..].join("/");
             let base = tree.resolve(&d1, LeafLinks::Follow)?;
             let Some(base_meta) = tree.lstat(&base)? else {
-                return Err(ContextError::WildcardBaseMissing { path: format!("/{d1}") });
+                return Err(ContextError::WildcardBaseMissing {
+                    path: format!("/{d1}"),
+                });
             };
             let mut out = Vec::new();
             if base_meta.is_dir() {
                 walk_wildcard(tree, &base, "", &d2, &mut out)?;
             }
-            out.into_iter().map(|rel| (join_rel(&base, &rel), Some(rel))).collect()
+            out.into_iter()
+                .map(|rel| (join_rel(&base, &rel), Some(rel)))
+                .collect()
         }
     };
     let mut matches = Vec::new();
@@ -935,9 +1079,15 @@ pub(crate) fn expand_source(tree: &SourceTree, src: &str, opts: &CopyOptions, ex
         }
         let followed = tree.resolve(&path, LeafLinks::Follow)?;
         let Some(meta) = tree.lstat(&followed)? else {
-            return Err(ContextError::NotFound { path: format!("/{path}") });
+            return Err(ContextError::NotFound {
+                path: format!("/{path}"),
+            });
         };
-        matches.push(SourceMatch { path, followed, meta });
+        matches.push(SourceMatch {
+            path,
+            followed,
+            meta,
+        });
     }
     Ok(ExpandedSource { include, matches })
 }
@@ -953,12 +1103,22 @@ pub(crate) fn copy_expanded(
 ) -> Result<(), ContextError> {
     let mut copied_any = false;
     for m in &expanded.matches {
-        copied_any |= copy_match(w, tree, m, expanded.include.as_ref().map(|(d, _, _)| d), target, opts, exclude)?;
+        copied_any |= copy_match(
+            w,
+            tree,
+            m,
+            expanded.include.as_ref().map(|(d, _, _)| d),
+            target,
+            opts,
+            exclude,
+        )?;
     }
     if let Some((_, pattern, false)) = &expanded.include
         && !copied_any
     {
-        return Err(ContextError::NotFound { path: format!("/{pattern}") });
+        return Err(ContextError::NotFound {
+            path: format!("/{pattern}"),
+        });
     }
     Ok(())
 }
@@ -990,10 +1150,18 @@ pub(crate) fn copy_match(
     exclude: &Dockerignore,
 ) -> Result<bool, ContextError> {
     let dest = target.dest.as_str();
-    let ensure = if target.force_dir { dest.to_string() } else { parent_rel(dest).to_string() };
+    let ensure = if target.force_dir {
+        dest.to_string()
+    } else {
+        parent_rel(dest).to_string()
+    };
     w.mkdir_all(&ensure)?;
     if !m.meta.is_dir() {
-        let item = Item { src_name: base_name(&m.path).to_string(), content: Content::Host(tree.host(&m.followed)), meta: m.meta.clone() };
+        let item = Item {
+            src_name: base_name(&m.path).to_string(),
+            content: Content::Host(tree.host(&m.followed)),
+            meta: m.meta.clone(),
+        };
         place_single(w, &item, target, opts, tree.origin())?;
         return Ok(true);
     }
@@ -1005,7 +1173,14 @@ pub(crate) fn copy_match(
         Some(DestNode::Dir) => {}
         Some(_) => return Err(ContextError::NotADirectory { path: dst }),
     }
-    let mut ctx = DirCopy { tree, opts, exclude, include, links: HashMap::new(), copied: 0 };
+    let mut ctx = DirCopy {
+        tree,
+        opts,
+        exclude,
+        include,
+        links: HashMap::new(),
+        copied: 0,
+    };
     ctx.copy_children(w, &m.followed, "", &dst, &MatchInfos::default(), &[])?;
     ctx.fix_hardlinks(w);
     Ok(ctx.copied > 0)
@@ -1013,7 +1188,13 @@ pub(crate) fn copy_match(
 
 /// fsutil `resolveWildcards`: walks `base` (not following symlinks), matching each path relative
 /// to it against `pattern`; a matching directory is not descended into.
-fn walk_wildcard(tree: &SourceTree, base: &str, rel: &str, pattern: &str, out: &mut Vec<String>) -> Result<(), ContextError> {
+fn walk_wildcard(
+    tree: &SourceTree,
+    base: &str,
+    rel: &str,
+    pattern: &str,
+    out: &mut Vec<String>,
+) -> Result<(), ContextError> {
     for (name, _, meta) in tree.read_dir(&join_rel(base, rel))? {
         let r = join_rel(rel, &name);
         if dockerignore::path_match(pattern, &r).unwrap_or(false) {
@@ -1026,9 +1207,19 @@ fn walk_wildcard(tree: &SourceTree, base: &str, rel: &str, pattern: &str, out: &
 }
 
 /// Places a single non-directory source at the destination.
-fn place_single(w: &mut DestWriter<'_>, item: &Item, target: &CopyTarget, opts: &CopyOptions, origin: Origin) -> Result<(), ContextError> {
+fn place_single(
+    w: &mut DestWriter<'_>,
+    item: &Item,
+    target: &CopyTarget,
+    opts: &CopyOptions,
+    origin: Origin,
+) -> Result<(), ContextError> {
     let dest = target.dest.as_str();
-    let ensure = if target.force_dir { dest.to_string() } else { parent_rel(dest).to_string() };
+    let ensure = if target.force_dir {
+        dest.to_string()
+    } else {
+        parent_rel(dest).to_string()
+    };
     w.mkdir_all(&ensure)?;
     let dst = w.resolve(dest)?;
     let target = match w.stat_resolved(&dst) {
@@ -1065,8 +1256,14 @@ fn make_entry(
             Content::Bytes(b) => FileSource::Bytes(b.clone()),
         }),
         Kind::Symlink(t) => EntryKind::Symlink { target: t.clone() },
-        Kind::CharDevice(rdev) => EntryKind::CharDevice { major: major(*rdev), minor: minor(*rdev) },
-        Kind::BlockDevice(rdev) => EntryKind::BlockDevice { major: major(*rdev), minor: minor(*rdev) },
+        Kind::CharDevice(rdev) => EntryKind::CharDevice {
+            major: major(*rdev),
+            minor: minor(*rdev),
+        },
+        Kind::BlockDevice(rdev) => EntryKind::BlockDevice {
+            major: major(*rdev),
+            minor: minor(*rdev),
+        },
         Kind::Fifo => EntryKind::Fifo,
         Kind::Socket => return Ok(None),
     };
@@ -1078,7 +1275,10 @@ fn make_entry(
     let owner = match (opts.chown, origin.ownership) {
         (Some(o), _) => o,
         (None, Ownership::Root) => Owner { uid: 0, gid: 0 },
-        (None, Ownership::FromDisk) => Owner { uid: meta.uid, gid: meta.gid },
+        (None, Ownership::FromDisk) => Owner {
+            uid: meta.uid,
+            gid: meta.gid,
+        },
     };
     let mut entry = LayerEntry::new(path, kind, mode, owner.uid, owner.gid);
     entry.mtime = match origin.mtimes {
@@ -1104,33 +1304,30 @@ fn minor(rdev: u64) -> u32 {
 }
 
 /// The extended attributes of a host path (not following symlinks), minus `security.selinux`.
+/// Linux caps both the name list and each value at 64 KiB.
 fn read_xattrs(host: &Path) -> Result<BTreeMap<String, Vec<u8>>, ContextError> {
+    const XATTR_MAX: usize = 64 * 1024;
     let mut out = BTreeMap::new();
-    let mut names = vec![0u8; 4096];
-    let n = match rustix::fs::llistxattr(host, &mut names) {
+    let mut names = vec![0u8; XATTR_MAX];
+    let n = match rustix::fs::llistxattr(host, &mut names[..]) {
         Ok(n) => n,
         Err(rustix::io::Errno::NOTSUP) => return Ok(out),
-        Err(rustix::io::Errno::RANGE) => {
-            let size = rustix::fs::llistxattr(host, &mut [])?;
-            names = vec![0u8; size];
-            rustix::fs::llistxattr(host, &mut names)?
-        }
         Err(e) => return Err(io::Error::from(e).into()),
     };
+    let mut value = vec![0u8; XATTR_MAX];
     for name in names[..n].split(|b| *b == 0).filter(|s| !s.is_empty()) {
-        let Ok(key) = std::str::from_utf8(name) else { continue };
+        let Ok(key) = std::str::from_utf8(name) else {
+            continue;
+        };
         if key == "security.selinux" {
             continue;
         }
-        let size = match rustix::fs::lgetxattr(host, name, &mut []) {
-            Ok(s) => s,
+        let got = match rustix::fs::lgetxattr(host, name, &mut value[..]) {
+            Ok(got) => got,
             Err(rustix::io::Errno::NODATA) => continue,
             Err(e) => return Err(io::Error::from(e).into()),
         };
-        let mut value = vec![0u8; size];
-        let got = rustix::fs::lgetxattr(host, name, &mut value)?;
-        value.truncate(got);
-        out.insert(key.to_string(), value);
+        out.insert(key.to_string(), value[..got].to_vec());
     }
     Ok(out)
 }
@@ -1177,7 +1374,9 @@ impl DirCopy<'_> {
                 next.include = info;
             }
             if !self.exclude.is_empty() {
-                let (m, info) = self.exclude.matches_with_parent(&child_comps, &infos.exclude);
+                let (m, info) = self
+                    .exclude
+                    .matches_with_parent(&child_comps, &infos.exclude);
                 if m {
                     include = false;
                 }
@@ -1198,7 +1397,11 @@ impl DirCopy<'_> {
         Ok(())
     }
 
-    fn flush_pending(&mut self, w: &mut DestWriter<'_>, pending: &[(String, String)]) -> Result<(), ContextError> {
+    fn flush_pending(
+        &mut self,
+        w: &mut DestWriter<'_>,
+        pending: &[(String, String)],
+    ) -> Result<(), ContextError> {
         for (src, dst) in pending {
             if w.lookup(dst) == Some(DestNode::Dir) && w.entries.contains_key(dst.as_str()) {
                 continue;
@@ -1210,18 +1413,33 @@ impl DirCopy<'_> {
         Ok(())
     }
 
-    fn write(&mut self, w: &mut DestWriter<'_>, src: &str, dst: &str, meta: &Meta) -> Result<(), ContextError> {
+    fn write(
+        &mut self,
+        w: &mut DestWriter<'_>,
+        src: &str,
+        dst: &str,
+        meta: &Meta,
+    ) -> Result<(), ContextError> {
         match w.lookup(dst) {
-            Some(DestNode::Dir) if !meta.is_dir() => return Err(ContextError::ReplaceDirWithFile { path: dst.to_string() }),
+            Some(DestNode::Dir) if !meta.is_dir() => {
+                return Err(ContextError::ReplaceDirWithFile {
+                    path: dst.to_string(),
+                });
+            }
             Some(DestNode::File | DestNode::Symlink { .. }) if meta.is_dir() => {
-                return Err(ContextError::NotADirectory { path: dst.to_string() });
+                return Err(ContextError::NotADirectory {
+                    path: dst.to_string(),
+                });
             }
             _ => {}
         }
         let content = Content::Host(self.tree.host(src));
         if let Some(entry) = make_entry(dst, meta, &content, self.opts, self.tree.origin())? {
             if meta.kind == Kind::File && meta.nlink > 1 {
-                self.links.entry((meta.dev, meta.ino)).or_default().push(dst.to_string());
+                self.links
+                    .entry((meta.dev, meta.ino))
+                    .or_default()
+                    .push(dst.to_string());
             }
             w.put(entry);
             self.copied += 1;
@@ -1236,8 +1454,12 @@ impl DirCopy<'_> {
             if paths.len() < 2 {
                 continue;
             }
-            let Some(first) = paths.iter().min_by(|a, b| a.as_bytes().cmp(b.as_bytes())) else { continue };
-            let Some(first_entry) = w.entries.get(first.as_str()).cloned() else { continue };
+            let Some(first) = paths.iter().min_by(|a, b| a.as_bytes().cmp(b.as_bytes())) else {
+                continue;
+            };
+            let Some(first_entry) = w.entries.get(first.as_str()).cloned() else {
+                continue;
+            };
             for p in paths {
                 if p == first {
                     continue;
@@ -1245,7 +1467,9 @@ impl DirCopy<'_> {
                 if let Some(e) = w.entries.get_mut(p.as_str())
                     && matches!(e.kind, EntryKind::File(_))
                 {
-                    e.kind = EntryKind::Hardlink { target: first.clone() };
+                    e.kind = EntryKind::Hardlink {
+                        target: first.clone(),
+                    };
                     e.mode = first_entry.mode;
                     e.uid = first_entry.uid;
                     e.gid = first_entry.gid;
@@ -1266,7 +1490,7 @@ pub fn content_digest(entries: &[LayerEntry]) -> io::Result<Digest> {
     let mut sorted: Vec<&LayerEntry> = entries.iter().collect();
     sorted.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     let mut h = Sha256::new();
-    let mut field = |h: &mut Sha256, bytes: &[u8]| {
+    let field = |h: &mut Sha256, bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
@@ -1277,15 +1501,22 @@ pub fn content_digest(entries: &[LayerEntry]) -> io::Result<Digest> {
             EntryKind::File(src) => ("file", file_digest(src)?.to_vec()),
             EntryKind::Symlink { target } => ("symlink", target.as_bytes().to_vec()),
             EntryKind::Hardlink { target } => ("hardlink", target.as_bytes().to_vec()),
-            EntryKind::CharDevice { major, minor } => ("chr", format!("{major},{minor}").into_bytes()),
-            EntryKind::BlockDevice { major, minor } => ("blk", format!("{major},{minor}").into_bytes()),
+            EntryKind::CharDevice { major, minor } => {
+                ("chr", format!("{major},{minor}").into_bytes())
+            }
+            EntryKind::BlockDevice { major, minor } => {
+                ("blk", format!("{major},{minor}").into_bytes())
+            }
             EntryKind::Fifo => ("fifo", Vec::new()),
             EntryKind::Whiteout => ("whiteout", Vec::new()),
             EntryKind::OpaqueWhiteout => ("opaque", Vec::new()),
         };
         field(&mut h, tag.as_bytes());
         field(&mut h, &extra);
-        field(&mut h, format!("{:o}:{}:{}", e.mode, e.uid, e.gid).as_bytes());
+        field(
+            &mut h,
+            format!("{:o}:{}:{}", e.mode, e.uid, e.gid).as_bytes(),
+        );
         h.update((e.xattrs.len() as u64).to_le_bytes());
         for (k, v) in &e.xattrs {
             field(&mut h, k.as_bytes());
@@ -1313,3 +1544,6 @@ fn file_digest(src: &FileSource) -> io::Result<[u8; 32]> {
     }
     Ok(h.finalize().into())
 }
+
+#[cfg(test)]
+mod tests;

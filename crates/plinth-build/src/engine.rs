@@ -8,17 +8,18 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use plinth_dockerfile::instructions::{self as ins, Command};
-use plinth_dockerfile::shell::Lexer;
-use plinth_oci::layer::{self, Compression, EntryKind, FileSource, LayerEntry, LayerOptions};
+use plinth_dockerfile::{self as ins, Command, Lexer, ShellOrExec};
+use plinth_oci::layer::{self, Compression, EntryKind, LayerEntry, LayerOptions};
 use plinth_oci::store::{Store, StoreError};
-use plinth_oci::types::{ContainerConfig, Descriptor, EmptyObject, Healthcheck, History, ImageConfig, Manifest, RootFs, media};
+use plinth_oci::types::{Descriptor, EmptyObject, Healthcheck, History, ImageConfig, Manifest, RootFs, media};
 use plinth_oci::{Digest, json};
 use serde::Serialize;
 
-use crate::context::{Context, CopyOptions, OwnershipSource};
+use crate::add::{AddEnv, AddRequest, GitDir, plan_add};
+use crate::context::{Chmod, CopyOptions, CopyRequest, CopySource, Owner, Ownership, SourceTree, plan_copy};
 use crate::fsview::{FsView, HeaderInfo, Node, NodeKind};
-use crate::{add, sde, userdb};
+use crate::{sde, userdb};
+use plinth_dockerfile::dockerignore::Dockerignore;
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -119,7 +120,7 @@ pub fn build(store: &Store, opts: &BuildOptions, on_event: &mut dyn FnMut(BuildE
         BuildError::Dockerfile(Diagnostic { file: file.clone(), line: e.line, col: e.col, message: e.message.clone() })
     };
     let df = plinth_dockerfile::parse(&src).map_err(diag)?;
-    let parsed = ins::stages(&df).map_err(diag)?;
+    let parsed = plinth_dockerfile::stages(&df).map_err(diag)?;
     if parsed.stages.is_empty() {
         return Err(BuildError::Dockerfile(Diagnostic { file, line: 1, col: 1, message: "no FROM instruction: a Dockerfile needs at least one stage".into() }));
     }
@@ -133,6 +134,7 @@ pub fn build(store: &Store, opts: &BuildOptions, on_event: &mut dyn FnMut(BuildE
         epoch,
         created: sde::rfc3339(epoch),
         context: None,
+        scratch_dirs: 0,
         used_build_args: BTreeSet::new(),
         extracted: HashMap::new(),
         tmp: tempfile::Builder::new().prefix("plinth-build-").tempdir().map_err(|e| BuildError::Read { path: std::env::temp_dir(), source: e })?,
@@ -166,7 +168,9 @@ struct Engine<'a> {
     lex: Lexer,
     epoch: i64,
     created: String,
-    context: Option<Context>,
+    context: Option<SourceTree>,
+    /// Counter for ADD scratch directories.
+    scratch_dirs: usize,
     used_build_args: BTreeSet<String>,
     /// Extracted root filesystems for COPY --from, by the image's last diff_id.
     extracted: HashMap<Vec<Digest>, PathBuf>,
@@ -215,7 +219,7 @@ impl<'a> Engine<'a> {
             .build_args
             .iter()
             .map(|(k, _)| k.as_str())
-            .filter(|k| !self.used_build_args.contains(*k) && !parsed.meta_args.iter().any(|a| a.names().any(|n| n == *k)))
+            .filter(|k| !self.used_build_args.contains(*k) && !parsed.meta_args.iter().any(|a| a.args.iter().any(|p| p.key == *k)))
             .collect();
         if !unused.is_empty() {
             (self.on_event)(BuildEvent::Warning { line: None, message: format!("build args were not consumed by any ARG: {}", unused.join(", ")) });
@@ -239,15 +243,15 @@ impl<'a> Engine<'a> {
             ("BUILDVARIANT".into(), Some(String::new())),
         ];
         for arg in meta {
-            for (name, default) in arg.pairs() {
-                let value = match self.build_arg(name) {
+            for pair in &arg.args {
+                let value = match self.build_arg(&pair.key) {
                     Some(v) => Some(v),
-                    None => match default {
-                        Some(d) => Some(self.expand(d, &env_of(&vars), arg.line())?),
+                    None => match &pair.value {
+                        Some(d) => Some(self.expand(d, &env_of(&vars), arg.meta.span.line)?),
                         None => None,
                     },
                 };
-                set_var(&mut vars, name, value);
+                set_var(&mut vars, &pair.key, value);
             }
         }
         Ok(vars)
@@ -275,10 +279,13 @@ impl<'a> Engine<'a> {
     ) -> Result<ImageState, BuildError> {
         let label = stage.name.clone().unwrap_or_else(|| format!("stage-{index}"));
         let total = stage.commands.len() + 1;
-        (self.on_event)(BuildEvent::Step { stage: label.clone(), index: 1, total, instruction: stage.from.original.trim().to_string() });
-        let base_name = self.expand(&stage.base, &env_of(global), stage.span.line)?;
-        let platform = match &stage.platform {
-            Some(p) => Some(parse_platform(&self.expand(p, &env_of(global), stage.span.line)?).map_err(|m| self.step_err(stage.span.line, &stage.from.original, m))?),
+        let line = stage.span().line;
+        let from_text = stage.from.meta.original.clone();
+        (self.on_event)(BuildEvent::Step { stage: label.clone(), index: 1, total, instruction: from_text.clone() });
+        let from = stage.from.expand(&self.lex, &env_of(global)).map_err(|e| self.step_err(line, &from_text, e))?;
+        let base_name = from.base.clone();
+        let platform = match &from.platform {
+            Some(p) => Some(parse_platform(p).map_err(|m| self.step_err(line, &from_text, m))?),
             None => None,
         };
         let mut state = self.resolve_base(&base_name, stage, stages, built)?;
@@ -288,11 +295,7 @@ impl<'a> Engine<'a> {
                 state.config.architecture = arch;
                 state.config.variant = variant;
             } else if state.config.os != os || state.config.architecture != arch {
-                return Err(self.step_err(
-                    stage.span.line,
-                    &stage.from.original,
-                    format!("{base_name} is {}/{}, not the requested --platform={os}/{arch}", state.config.os, state.config.architecture),
-                ));
+                return Err(self.step_err(line, &from_text, format!("{base_name} is {}/{}, not the requested --platform={os}/{arch}", state.config.os, state.config.architecture)));
             }
         }
         state.cmd_set = false;
@@ -300,11 +303,11 @@ impl<'a> Engine<'a> {
         let triggers = std::mem::take(&mut state.config.config.on_build);
         let mut scope = Scope { args: Vec::new() };
         for trigger in &triggers {
-            let cmd = ins::parse_onbuild_trigger(trigger).map_err(|e| self.step_err(stage.span.line, trigger, format!("ONBUILD trigger from {base_name}: {}", e.message)))?;
+            let cmd = ins::parse_trigger(trigger).map_err(|e| self.step_err(line, trigger, format!("ONBUILD trigger from {base_name}: {}", e.message)))?;
             self.dispatch(&mut state, &mut scope, &cmd, global, stages, built)?;
         }
         for (i, cmd) in stage.commands.iter().enumerate() {
-            (self.on_event)(BuildEvent::Step { stage: label.clone(), index: i + 2, total, instruction: cmd.original().trim().to_string() });
+            (self.on_event)(BuildEvent::Step { stage: label.clone(), index: i + 2, total, instruction: cmd.meta().original.clone() });
             self.dispatch(&mut state, &mut scope, cmd, global, stages, built)?;
         }
         Ok(state)
@@ -329,8 +332,8 @@ impl<'a> Engine<'a> {
             Ok(r) => r.descriptor,
             Err(StoreError::NotFound { .. }) => {
                 return Err(self.step_err(
-                    stage.span.line,
-                    &stage.from.original,
+                    stage.span().line,
+                    &stage.from.meta.original,
                     format!("image {name:?} is not in the store {}: build it first or `plinth load` it", self.store.path().display()),
                 ));
             }
@@ -371,26 +374,27 @@ impl<'a> Engine<'a> {
         stages: &[ins::Stage],
         built: &[Option<ImageState>],
     ) -> Result<(), BuildError> {
-        let line = cmd.line();
-        let original = cmd.original().to_string();
+        let line = cmd.meta().span.line;
+        let original = cmd.meta().original.clone();
         let env = self.env(state, scope);
         let cmd = cmd.expand(&self.lex, &env).map_err(|e| self.step_err(line, &original, e))?;
         let cfg = &mut state.config.config;
         match &cmd {
             Command::Arg(a) => {
                 let mut parts = Vec::new();
-                for (name, default) in a.pairs() {
+                for pair in &a.args {
+                    let name = pair.key.as_str();
                     let value = match self.build_arg(name) {
                         Some(v) => {
                             self.used_build_args.insert(name.to_string());
                             Some(v)
                         }
-                        None => match default {
-                            Some(d) => Some(d.to_string()),
+                        None => match &pair.value {
+                            Some(d) => Some(d.clone()),
                             None => global.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.clone()),
                         },
                     };
-                    parts.push(match default {
+                    parts.push(match &pair.value {
                         Some(d) => format!("{name}={d}"),
                         None => name.to_string(),
                     });
@@ -399,30 +403,30 @@ impl<'a> Engine<'a> {
                 self.history(state, format!("ARG {}", parts.join(" ")), true);
             }
             Command::Env(e) => {
-                for (k, v) in e.pairs() {
-                    set_env(&mut cfg.env, k, v);
+                for kv in &e.pairs {
+                    set_env(&mut cfg.env, &kv.key, &kv.value);
                 }
-                let text = e.pairs().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+                let text = e.pairs.iter().map(|kv| format!("{}={}", kv.key, kv.value)).collect::<Vec<_>>().join(" ");
                 self.history(state, format!("ENV {text}"), true);
             }
             Command::Label(l) => {
-                for (k, v) in l.pairs() {
-                    cfg.labels.insert(k.to_string(), v.to_string());
+                for kv in &l.pairs {
+                    cfg.labels.insert(kv.key.clone(), kv.value.clone());
                 }
-                let text = l.pairs().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+                let text = l.pairs.iter().map(|kv| format!("{}={}", kv.key, kv.value)).collect::<Vec<_>>().join(" ");
                 self.history(state, format!("LABEL {text}"), true);
             }
             Command::Maintainer(m) => {
-                state.config.author = Some(m.name().to_string());
-                self.history(state, format!("MAINTAINER {}", m.name()), true);
+                state.config.author = Some(m.maintainer.clone());
+                self.history(state, format!("MAINTAINER {}", m.maintainer), true);
             }
             Command::User(u) => {
-                cfg.user = Some(u.user().to_string());
-                self.history(state, format!("USER {}", u.user()), true);
+                cfg.user = Some(u.user.clone());
+                self.history(state, format!("USER {}", u.user), true);
             }
             Command::Expose(e) => {
                 let mut ports = Vec::new();
-                for p in e.ports() {
+                for p in &e.ports {
                     for port in expand_port(p).map_err(|m| self.step_err(line, &original, m))? {
                         cfg.exposed_ports.insert(port.clone(), EmptyObject {});
                         ports.push(port);
@@ -431,30 +435,30 @@ impl<'a> Engine<'a> {
                 self.history(state, format!("EXPOSE {}", ports.join(" ")), true);
             }
             Command::Volume(v) => {
-                for p in v.paths() {
+                for p in &v.volumes {
                     if p.is_empty() {
                         return Err(self.step_err(line, &original, "VOLUME specified can not be an empty string"));
                     }
-                    cfg.volumes.insert(p.to_string(), EmptyObject {});
+                    cfg.volumes.insert(p.clone(), EmptyObject {});
                 }
-                self.history(state, format!("VOLUME [{}]", v.paths().join(" ")), true);
+                self.history(state, format!("VOLUME [{}]", v.volumes.join(" ")), true);
             }
             Command::StopSignal(s) => {
-                cfg.stop_signal = Some(s.signal().to_string());
-                self.history(state, format!("STOPSIGNAL {}", s.signal()), true);
+                cfg.stop_signal = Some(s.signal.clone());
+                self.history(state, format!("STOPSIGNAL {}", s.signal), true);
             }
             Command::Shell(s) => {
-                cfg.shell = s.shell().to_vec();
-                self.history(state, format!("SHELL {}", go_quote_list(s.shell())), true);
+                cfg.shell = s.shell.clone();
+                self.history(state, format!("SHELL {}", go_quote_list(&s.shell)), true);
             }
             Command::Cmd(c) => {
-                let args = with_shell(c.form(), &cfg.shell);
+                let args = with_shell(&c.cmd, &cfg.shell);
                 self.history(state, format!("CMD {}", go_quote_list(&args)), true);
                 state.config.config.cmd = Some(args);
                 state.cmd_set = true;
             }
             Command::Entrypoint(c) => {
-                let args = with_shell(c.form(), &cfg.shell);
+                let args = with_shell(&c.cmd, &cfg.shell);
                 self.history(state, format!("ENTRYPOINT {}", go_quote_list(&args)), true);
                 let cfg = &mut state.config.config;
                 cfg.entrypoint = Some(args);
@@ -463,32 +467,24 @@ impl<'a> Engine<'a> {
                 }
             }
             Command::Healthcheck(h) => {
-                let hc = match h.test() {
-                    None => Healthcheck { test: vec!["NONE".into()], ..Default::default() },
-                    Some(form) => {
-                        let test = match form {
-                            ins::ShellOrExec::Shell(s) => vec!["CMD-SHELL".to_string(), s.clone()],
-                            ins::ShellOrExec::Exec(v) => std::iter::once("CMD".to_string()).chain(v.iter().cloned()).collect(),
-                        };
-                        Healthcheck {
-                            test,
-                            interval: h.interval_ns(),
-                            timeout: h.timeout_ns(),
-                            start_period: h.start_period_ns(),
-                            start_interval: h.start_interval_ns(),
-                            retries: h.retries(),
-                        }
-                    }
-                };
-                cfg.healthcheck = Some(hc);
-                self.history(state, original.trim().to_string(), true);
+                let hc = &h.health;
+                let ns = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+                cfg.healthcheck = Some(Healthcheck {
+                    test: hc.test.clone(),
+                    interval: ns(hc.interval),
+                    timeout: ns(hc.timeout),
+                    start_period: ns(hc.start_period),
+                    start_interval: ns(hc.start_interval),
+                    retries: hc.retries,
+                });
+                self.history(state, original.clone(), true);
             }
             Command::Onbuild(o) => {
-                cfg.on_build.push(o.expression().to_string());
-                self.history(state, format!("ONBUILD {}", o.expression()), true);
+                cfg.on_build.push(o.expression.clone());
+                self.history(state, format!("ONBUILD {}", o.expression), true);
             }
             Command::Workdir(w) => {
-                let dir = resolve_path(cfg.working_dir.as_deref().unwrap_or("/"), w.path());
+                let dir = resolve_path(cfg.working_dir.as_deref().unwrap_or("/"), &w.path);
                 cfg.working_dir = Some(dir.clone());
                 self.workdir(state, &dir, line, &original)?;
             }
@@ -499,8 +495,8 @@ impl<'a> Engine<'a> {
                     "RUN needs plinth's build sandbox, which this build of plinth does not include; build images without RUN, or use a plinth with the sandbox",
                 ));
             }
-            Command::Copy(c) => self.copy(state, CopyKind::Copy(c), line, &original, stages, built)?,
-            Command::Add(a) => self.copy(state, CopyKind::Add(a), line, &original, stages, built)?,
+            Command::Copy(c) => self.copy(state, &CopyCommon::from_copy(c), line, &original, stages, built)?,
+            Command::Add(a) => self.copy(state, &CopyCommon::from_add(a), line, &original, stages, built)?,
         }
         Ok(())
     }
@@ -520,17 +516,26 @@ impl<'a> Engine<'a> {
         Ok(state.fs.as_mut().expect("set above"))
     }
 
-    /// Reads a regular file from the image's layers (top layer first), e.g. /etc/passwd.
+    /// Reads a small regular file from the image's layers (top layer first), e.g. /etc/passwd.
     fn read_image_file(&self, state: &ImageState, path: &str) -> Result<Option<Vec<u8>>, BuildError> {
-        let want = path.trim_start_matches('/');
-        for desc in state.layers.iter().rev() {
+        let mut want = path.trim_start_matches('/').to_string();
+        let mut layers = state.layers.iter().rev().peekable();
+        while let Some(desc) = layers.peek() {
             let blob = self.store.open_blob(&desc.digest)?;
-            match layer::read_layer_file(std::io::BufReader::new(blob), &desc.media_type, want) {
-                Ok(layer::FileLookup::Found(bytes)) => return Ok(Some(bytes)),
-                Ok(layer::FileLookup::Deleted) => return Ok(None),
-                Ok(layer::FileLookup::Absent) => continue,
-                Err(e) => {
-                    return Err(BuildError::Step { file: self.file.clone(), line: 0, instruction: String::new(), message: format!("reading {path} from layer {}: {e}", desc.digest) });
+            let found = layer::read_layer_file(std::io::BufReader::new(blob), &desc.media_type, &want, 16 << 20).map_err(|e| BuildError::Step {
+                file: self.file.clone(),
+                line: 0,
+                instruction: String::new(),
+                message: format!("reading {path} from layer {}: {e}", desc.digest),
+            })?;
+            match found {
+                layer::FileLookup::Found(bytes) => return Ok(Some(bytes)),
+                layer::FileLookup::Deleted => return Ok(None),
+                // A hardlink names a file of the same layer: read it from this layer again.
+                layer::FileLookup::HardlinkTo(target) if target != want => want = target,
+                layer::FileLookup::HardlinkTo(_) => return Ok(None),
+                layer::FileLookup::Absent => {
+                    layers.next();
                 }
             }
         }
@@ -540,7 +545,7 @@ impl<'a> Engine<'a> {
     fn resolve_owner(&self, state: &ImageState, spec: &str, line: u32, original: &str) -> Result<(u64, u64), BuildError> {
         let passwd = self.read_image_file(state, "/etc/passwd")?;
         let group = self.read_image_file(state, "/etc/group")?;
-        userdb::resolve(spec, passwd.as_deref(), group.as_deref()).map_err(|e| self.step_err(line, original, e))
+        userdb::resolve_chown(spec, passwd.as_deref(), group.as_deref()).map_err(|e| self.step_err(line, original, e))
     }
 
     fn workdir(&mut self, state: &mut ImageState, dir: &str, line: u32, original: &str) -> Result<(), BuildError> {
@@ -575,97 +580,67 @@ impl<'a> Engine<'a> {
         self.commit_layer(state, entries, format!("WORKDIR {dir}"))
     }
 
-    fn copy(&mut self, state: &mut ImageState, kind: CopyKind<'_>, line: u32, original: &str, stages: &[ins::Stage], built: &[Option<ImageState>]) -> Result<(), BuildError> {
-        let c = kind.common();
+    fn copy(&mut self, state: &mut ImageState, c: &CopyCommon, line: u32, original: &str, stages: &[ins::Stage], built: &[Option<ImageState>]) -> Result<(), BuildError> {
         let chown = match c.chown.as_deref().filter(|s| !s.is_empty()) {
-            Some(spec) => Some(self.resolve_owner(state, spec, line, original)?),
+            Some(spec) => {
+                let (uid, gid) = self.resolve_owner(state, spec, line, original)?;
+                Some(Owner { uid, gid })
+            }
             None => None,
         };
         let chmod = match c.chmod.as_deref().filter(|s| !s.is_empty()) {
-            Some(m) => Some(u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| self.step_err(line, original, format!("invalid --chmod={m}: expected an octal mode like 0755")))?),
+            Some(m) => Some(Chmod::parse(m).map_err(|e| self.step_err(line, original, format!("invalid --chmod={m}: {}", e.0)))?),
             None => None,
         };
         let workdir = state.config.config.working_dir.clone().unwrap_or_else(|| "/".into());
-        let dest = c.dest.clone();
-        let copy_opts = CopyOptions { chown, chmod, parents: c.parents, excludes: c.exclude.clone(), workdir: workdir.clone() };
-        let mut entries: Vec<LayerEntry> = Vec::new();
-        let mut warnings = Vec::new();
+        let options = CopyOptions { chown, chmod, parents: c.parents, exclude: c.exclude.clone() };
+        let mut sources: Vec<CopySource> = c.heredocs.iter().map(|h| CopySource::Inline { name: h.name.clone(), data: h.data.clone().into_bytes().into() }).collect();
+        sources.extend(c.sources.iter().cloned().map(CopySource::Path));
 
-        // Heredoc sources become files named after the heredoc.
-        for h in &c.heredocs {
-            let path = crate::context::heredoc_dest(&dest, &h.name, &workdir);
-            entries.push(LayerEntry {
-                path,
-                kind: EntryKind::File(FileSource::Bytes(h.body.clone().into_bytes().into())),
-                mode: chmod.unwrap_or(0o644),
-                uid: chown.map_or(0, |o| o.0),
-                gid: chown.map_or(0, |o| o.1),
-                mtime: None,
-                xattrs: BTreeMap::new(),
-            });
-        }
-
-        if !c.sources.is_empty() {
-            match &c.from {
-                Some(from) => {
-                    let root = self.source_root(from, stages, built, line, original)?;
-                    let ctx = Context::open_dir(&root, OwnershipSource::FromDisk).map_err(|e| self.step_err(line, original, e))?;
-                    entries.extend(ctx.copy_entries(&c.sources, &dest, &copy_opts).map_err(|e| self.step_err(line, original, e))?);
-                }
-                None => {
-                    if self.context.is_none() {
-                        self.context = Some(Context::open(&self.opts.context, &self.opts.dockerfile).map_err(|e| self.step_err(line, original, e))?);
-                    }
-                    let ctx = self.context.as_ref().expect("opened above");
-                    match kind {
-                        CopyKind::Copy(_) => entries.extend(ctx.copy_entries(&c.sources, &dest, &copy_opts).map_err(|e| self.step_err(line, original, e))?),
-                        CopyKind::Add(a) => {
-                            let tmp = self.tmp.path().join(format!("add-{}", entries.len() + self.extracted.len() + line as usize));
-                            let out = add::add_entries(ctx, &c.sources, &dest, &copy_opts, &add::AddOptions { checksum: a.checksum.clone(), keep_git_dir: a.keep_git_dir, scratch: tmp })
-                                .map_err(|e| self.step_err(line, original, e))?;
-                            warnings.extend(out.warnings);
-                            entries.extend(out.entries);
-                        }
-                    }
-                }
+        let tree = match &c.from {
+            Some(from) => {
+                let root = self.source_root(from, stages, built, line, original)?;
+                SourceTree::new(root, Dockerignore::default(), Ownership::FromDisk)
             }
-        }
-        for w in warnings {
-            (self.on_event)(BuildEvent::Warning { line: Some(line), message: w.to_string() });
-        }
-        // Parents of everything copied: existing ones keep their metadata, missing ones are created.
-        let fs = self.fs(state)?;
-        let have: BTreeSet<String> = entries.iter().map(|e| e.path.clone()).collect();
-        let mut parents: BTreeMap<String, LayerEntry> = BTreeMap::new();
-        for e in &entries {
-            let mut p = e.path.as_str();
-            while let Some(i) = p.rfind('/') {
-                p = &p[..i];
-                if have.contains(p) || parents.contains_key(p) {
-                    continue;
+            None => {
+                if self.context.is_none() {
+                    self.context = Some(SourceTree::open_context(&self.opts.context, &self.opts.dockerfile).map_err(|e| self.step_err(line, original, e))?);
                 }
-                let entry = match fs.get(p) {
-                    Some(n) if n.kind == NodeKind::Dir => dir_entry(p, n.mode, (n.uid, n.gid)),
-                    _ => dir_entry(p, 0o755, chown.unwrap_or((0, 0))),
+                self.context.clone().expect("opened above")
+            }
+        };
+        self.fs(state)?;
+        let dest_fs: &FsView = state.fs.as_ref().expect("loaded above");
+        let entries = match &c.add {
+            Some(a) => {
+                let scratch = self.tmp.path().join(format!("add-{}", self.scratch_dirs));
+                self.scratch_dirs += 1;
+                fs_err::create_dir_all(&scratch).map_err(|e| self.step_err(line, original, e))?;
+                let req = AddRequest {
+                    sources: c.sources.clone(),
+                    dest: c.dest.clone(),
+                    workdir: workdir.clone(),
+                    options: options.clone(),
+                    checksum: a.checksum.clone(),
+                    git_dir: if a.keep_git_dir { GitDir::Keep } else { GitDir::Remove },
                 };
-                parents.insert(p.to_string(), entry);
+                let env = AddEnv { tree: &tree, dest: dest_fs, scratch: &scratch, http_timeout: std::time::Duration::from_secs(300) };
+                let out = plan_add(&req, &env).map_err(|e| self.step_err(line, original, e))?;
+                let mut entries = out.entries;
+                if !c.heredocs.is_empty() {
+                    let req = CopyRequest { sources: sources.into_iter().filter(|s| matches!(s, CopySource::Inline { .. })).collect(), dest: c.dest.clone(), workdir, options };
+                    entries.extend(plan_copy(&tree, &req, dest_fs).map_err(|e| self.step_err(line, original, e))?);
+                }
+                for w in out.warnings {
+                    (self.on_event)(BuildEvent::Warning { line: Some(line), message: w.to_string() });
+                }
+                entries
             }
-        }
-        // Directories the copy names that already exist keep the existing metadata unless chown/chmod.
-        for e in &mut entries {
-            if matches!(e.kind, EntryKind::Dir)
-                && let Some(Node { kind: NodeKind::Dir, mode, uid, gid }) = fs.get(&e.path).copied()
-                && chown.is_none()
-                && chmod.is_none()
-                && !e.path.is_empty()
-                && dest_dir_path(&dest, &workdir) == e.path
-            {
-                e.mode = mode;
-                e.uid = uid;
-                e.gid = gid;
+            _ => {
+                let req = CopyRequest { sources, dest: c.dest.clone(), workdir, options };
+                plan_copy(&tree, &req, dest_fs).map_err(|e| self.step_err(line, original, e))?
             }
-        }
-        entries.extend(parents.into_values());
+        };
         self.commit_layer(state, entries, original.trim().to_string())
     }
 
@@ -746,37 +721,75 @@ impl<'a> Engine<'a> {
     }
 }
 
-enum CopyKind<'c> {
-    Copy(&'c ins::CopyCommand),
-    Add(&'c ins::AddCommand),
+/// What COPY and ADD share, plus ADD's own flags.
+struct CopyCommon {
+    sources: Vec<String>,
+    heredocs: Vec<ins::HeredocSource>,
+    dest: String,
+    from: Option<String>,
+    chown: Option<String>,
+    chmod: Option<String>,
+    parents: bool,
+    exclude: Vec<String>,
+    /// `Some` for ADD.
+    add: Option<AddFlags>,
 }
 
-impl CopyKind<'_> {
-    fn common(&self) -> &ins::CopyCommon {
-        match self {
-            CopyKind::Copy(c) => &c.common,
-            CopyKind::Add(a) => &a.common,
+struct AddFlags {
+    checksum: Option<String>,
+    keep_git_dir: bool,
+}
+
+impl CopyCommon {
+    fn from_copy(c: &ins::CopyCommand) -> Self {
+        CopyCommon {
+            sources: c.sources.clone(),
+            heredocs: c.heredocs.clone(),
+            dest: c.dest.clone(),
+            from: c.from.clone(),
+            chown: c.chown.clone(),
+            chmod: c.chmod.clone(),
+            parents: c.parents,
+            exclude: c.exclude.clone(),
+            add: None,
+        }
+    }
+
+    fn from_add(a: &ins::AddCommand) -> Self {
+        CopyCommon {
+            sources: a.sources.clone(),
+            heredocs: a.heredocs.clone(),
+            dest: a.dest.clone(),
+            from: None,
+            chown: a.chown.clone(),
+            chmod: a.chmod.clone(),
+            parents: false,
+            exclude: a.exclude.clone(),
+            add: Some(AddFlags { checksum: a.checksum.clone(), keep_git_dir: a.keep_git_dir.unwrap_or(false) }),
         }
     }
 }
 
 fn header_info(e: &layer::LayerEntryInfo) -> HeaderInfo {
-    let kind = match e.kind {
-        layer::InfoKind::Dir => NodeKind::Dir,
-        layer::InfoKind::File | layer::InfoKind::Hardlink => NodeKind::File,
-        layer::InfoKind::Symlink => NodeKind::Symlink,
-        _ => NodeKind::Other,
+    let node = |kind| Node { kind, mode: e.mode, uid: e.uid, gid: e.gid };
+    let (path, kind, target) = match &e.kind {
+        layer::EntryInfoKind::Dir => (e.path.clone(), NodeKind::Dir, None),
+        layer::EntryInfoKind::File | layer::EntryInfoKind::Hardlink { .. } => (e.path.clone(), NodeKind::File, None),
+        layer::EntryInfoKind::Symlink { target } => (e.path.clone(), NodeKind::Symlink, Some(target.clone())),
+        layer::EntryInfoKind::Whiteout => {
+            let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", &e.path));
+            (if dir.is_empty() { format!(".wh.{name}") } else { format!("{dir}/.wh.{name}") }, NodeKind::Other, None)
+        }
+        layer::EntryInfoKind::OpaqueWhiteout => {
+            (if e.path.is_empty() { ".wh..wh..opq".to_string() } else { format!("{}/.wh..wh..opq", e.path) }, NodeKind::Other, None)
+        }
+        _ => (e.path.clone(), NodeKind::Other, None),
     };
-    HeaderInfo { path: e.path.clone(), node: Node { kind, mode: e.mode, uid: e.uid, gid: e.gid } }
+    HeaderInfo { path, node: node(kind), target }
 }
 
 fn dir_entry(path: &str, mode: u32, owner: (u64, u64)) -> LayerEntry {
     LayerEntry { path: path.to_string(), kind: EntryKind::Dir, mode, uid: owner.0, gid: owner.1, mtime: None, xattrs: BTreeMap::new() }
-}
-
-/// The path of the destination directory of a COPY (relative to the root), for metadata decisions.
-fn dest_dir_path(dest: &str, workdir: &str) -> String {
-    resolve_path(workdir, dest).trim_start_matches('/').trim_end_matches('/').to_string()
 }
 
 /// Docker layers in an OCI manifest get the equivalent OCI media type (same bytes).
@@ -803,9 +816,13 @@ fn needed_stages(stages: &[ins::Stage], target: usize, lex: &Lexer, global: &[(S
             continue;
         }
         let stage = &stages[i];
-        let mut refs = vec![lex.process_word(&stage.base, &env).unwrap_or_else(|_| stage.base.clone())];
+        let mut refs = vec![lex.process_word(&stage.from.base, &env).unwrap_or_else(|_| stage.from.base.clone())];
         for cmd in &stage.commands {
-            refs.extend(cmd.stage_refs());
+            if let Command::Copy(c) = cmd
+                && let Some(from) = &c.from
+            {
+                refs.push(from.clone());
+            }
         }
         for r in refs {
             if let Some(j) = stage_index(&stages[..i], &r).or_else(|| r.parse::<usize>().ok().filter(|j| *j < i)) {
@@ -846,10 +863,10 @@ fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
 }
 
 /// Shell form goes through SHELL (default `/bin/sh -c`); exec form is used as is.
-fn with_shell(form: &ins::ShellOrExec, shell: &[String]) -> Vec<String> {
+fn with_shell(form: &ShellOrExec, shell: &[String]) -> Vec<String> {
     match form {
-        ins::ShellOrExec::Exec(v) => v.clone(),
-        ins::ShellOrExec::Shell(s) => {
+        ShellOrExec::Exec(v) => v.clone(),
+        ShellOrExec::Shell(s) => {
             let mut v: Vec<String> = if shell.is_empty() { vec!["/bin/sh".into(), "-c".into()] } else { shell.to_vec() };
             v.push(s.clone());
             v

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use plinth_oci::layer::{EntryKind, LayerEntry};
 
+use crate::context::{DestFs, DestNode};
+
 /// The kind of a node, as far as the engine cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
@@ -29,12 +31,29 @@ pub struct Node {
 pub struct HeaderInfo {
     pub path: String,
     pub node: Node,
+    /// The target of a symlink.
+    pub target: Option<String>,
 }
 
-/// The merged view: path (relative, no leading `/`) → node.
+/// The merged view: path (relative, no leading `/`) → node, plus symlink targets.
 #[derive(Debug, Clone, Default)]
 pub struct FsView {
     nodes: BTreeMap<String, Node>,
+    targets: BTreeMap<String, String>,
+}
+
+impl DestFs for FsView {
+    fn lookup(&self, path: &str) -> Option<DestNode> {
+        if path.is_empty() {
+            return Some(DestNode::Dir);
+        }
+        let node = self.nodes.get(path)?;
+        Some(match node.kind {
+            NodeKind::Dir => DestNode::Dir,
+            NodeKind::Symlink => DestNode::Symlink { target: self.targets.get(path).cloned().unwrap_or_default() },
+            NodeKind::File | NodeKind::Other => DestNode::File,
+        })
+    }
 }
 
 impl FsView {
@@ -65,6 +84,10 @@ impl FsView {
             if h.node.kind != NodeKind::Dir {
                 self.remove_children(&p);
             }
+            match &h.target {
+                Some(t) if h.node.kind == NodeKind::Symlink => self.targets.insert(p.clone(), t.clone()),
+                _ => self.targets.remove(&p),
+            };
             self.nodes.insert(p, h.node);
         }
     }
@@ -89,24 +112,31 @@ impl FsView {
             if kind != NodeKind::Dir {
                 self.remove_children(&e.path);
             }
+            match &e.kind {
+                EntryKind::Symlink { target } => self.targets.insert(e.path.clone(), target.clone()),
+                _ => self.targets.remove(&e.path),
+            };
             self.nodes.insert(e.path.clone(), Node { kind, mode: e.mode, uid: e.uid, gid: e.gid });
         }
     }
 
     fn remove_tree(&mut self, path: &str) {
         self.nodes.remove(path);
+        self.targets.remove(path);
         self.remove_children(path);
     }
 
     fn remove_children(&mut self, dir: &str) {
         if dir.is_empty() {
             self.nodes.clear();
+            self.targets.clear();
             return;
         }
         let prefix = format!("{dir}/");
         let doomed: Vec<String> = self.nodes.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
         for k in doomed {
             self.nodes.remove(&k);
+            self.targets.remove(&k);
         }
     }
 }
@@ -128,7 +158,7 @@ mod tests {
     use super::*;
 
     fn h(path: &str, kind: NodeKind) -> HeaderInfo {
-        HeaderInfo { path: path.to_string(), node: Node { kind, mode: 0o755, uid: 0, gid: 0 } }
+        HeaderInfo { path: path.to_string(), node: Node { kind, mode: 0o755, uid: 0, gid: 0 }, target: None }
     }
 
     #[test]

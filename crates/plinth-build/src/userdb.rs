@@ -69,8 +69,12 @@ pub fn parse_passwd(data: &[u8]) -> Vec<PasswdEntry> {
             continue;
         }
         let f: Vec<&str> = line.split(':').collect();
-        let (Some(name), Some(uid), Some(gid)) = (f.first(), f.get(2), f.get(3)) else { continue };
-        let (Ok(uid), Ok(gid)) = (uid.parse::<u64>(), gid.parse::<u64>()) else { continue };
+        let (Some(name), Some(uid), Some(gid)) = (f.first(), f.get(2), f.get(3)) else {
+            continue;
+        };
+        let (Ok(uid), Ok(gid)) = (uid.parse::<u64>(), gid.parse::<u64>()) else {
+            continue;
+        };
         out.push(PasswdEntry {
             name: name.to_string(),
             uid,
@@ -92,10 +96,27 @@ pub fn parse_group(data: &[u8]) -> Vec<GroupEntry> {
             continue;
         }
         let f: Vec<&str> = line.split(':').collect();
-        let (Some(name), Some(gid)) = (f.first(), f.get(2)) else { continue };
-        let Ok(gid) = gid.parse::<u64>() else { continue };
-        let members = f.get(3).map(|m| m.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default();
-        out.push(GroupEntry { name: name.to_string(), gid, members });
+        let (Some(name), Some(gid)) = (f.first(), f.get(2)) else {
+            continue;
+        };
+        let Ok(gid) = gid.parse::<u64>() else {
+            continue;
+        };
+        let members = f
+            .get(3)
+            .map(|m| {
+                m.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(GroupEntry {
+            name: name.to_string(),
+            gid,
+            members,
+        });
     }
     out
 }
@@ -121,7 +142,11 @@ fn numeric(s: &str) -> Option<u64> {
 
 /// Resolves a `--chown` value to numeric `(uid, gid)` with BuildKit's rules (see the module docs).
 /// `passwd`/`group` are the files' contents in the destination image, `None` when absent.
-pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) -> Result<(u64, u64), UserError> {
+pub fn resolve_chown(
+    spec: &str,
+    passwd: Option<&[u8]>,
+    group: Option<&[u8]>,
+) -> Result<(u64, u64), UserError> {
     let (user, grp) = split_spec(spec)?;
     let (mut uid, mut gid) = (0, 0);
     if !user.is_empty() {
@@ -129,7 +154,10 @@ pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) ->
             Some(n) => (uid, gid) = (n, n),
             None => {
                 let entries = passwd.map(parse_passwd).unwrap_or_default();
-                let e = entries.iter().find(|e| e.name == user).ok_or_else(|| UserError::ChownUnknownUser(user.to_string()))?;
+                let e = entries
+                    .iter()
+                    .find(|e| e.name == user)
+                    .ok_or_else(|| UserError::ChownUnknownUser(user.to_string()))?;
                 (uid, gid) = (e.uid, e.gid);
             }
         }
@@ -139,7 +167,11 @@ pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) ->
             Some(n) => n,
             None => {
                 let entries = group.map(parse_group).unwrap_or_default();
-                entries.iter().find(|e| e.name == g).ok_or_else(|| UserError::ChownUnknownGroup(g.to_string()))?.gid
+                entries
+                    .iter()
+                    .find(|e| e.name == g)
+                    .ok_or_else(|| UserError::ChownUnknownGroup(g.to_string()))?
+                    .gid
             }
         };
     }
@@ -147,11 +179,20 @@ pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) ->
 }
 
 /// Resolves a `USER` value for running a process, with runc's rules (see the module docs).
-pub fn resolve_exec_user(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) -> Result<ExecUser, UserError> {
+pub fn resolve_exec_user(
+    spec: &str,
+    passwd: Option<&[u8]>,
+    group: Option<&[u8]>,
+) -> Result<ExecUser, UserError> {
     let (user, grp) = split_spec(spec)?;
     let users = passwd.map(parse_passwd).unwrap_or_default();
     let groups = group.map(parse_group).unwrap_or_default();
-    let mut out = ExecUser { uid: 0, gid: 0, additional_gids: Vec::new(), home: "/".to_string() };
+    let mut out = ExecUser {
+        uid: 0,
+        gid: 0,
+        additional_gids: Vec::new(),
+        home: "/".to_string(),
+    };
     let user_num = numeric(user);
     let found = if user.is_empty() {
         users.iter().find(|e| e.uid == 0)
@@ -194,7 +235,11 @@ pub fn resolve_exec_user(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>
         }
         None => {
             if let Some(name) = matched_name {
-                out.additional_gids = groups.iter().filter(|e| e.members.iter().any(|m| *m == name)).map(|e| e.gid).collect();
+                out.additional_gids = groups
+                    .iter()
+                    .filter(|e| e.members.contains(&name))
+                    .map(|e| e.gid)
+                    .collect();
             }
         }
     }
@@ -211,40 +256,83 @@ app:x:1000:1001:App:/home/app:/bin/bash\n\
 # a comment\n\
 broken line\n\
 svc:x:999:999::/var/lib/svc:/bin/false\n";
-    const GROUP: &[u8] = b"root:x:0:\nwheel:x:10:app,svc\napp:x:1001:\ndocker:x:2000:app\nsvc:x:999:\n";
+    const GROUP: &[u8] =
+        b"root:x:0:\nwheel:x:10:app,svc\napp:x:1001:\ndocker:x:2000:app\nsvc:x:999:\n";
 
     #[test]
     fn parses_passwd_and_group() {
         let u = parse_passwd(PASSWD);
         assert_eq!(u.len(), 4, "the comment and the broken line are skipped");
-        assert_eq!(u[2], PasswdEntry { name: "app".into(), uid: 1000, gid: 1001, home: "/home/app".into(), shell: "/bin/bash".into() });
+        assert_eq!(
+            u[2],
+            PasswdEntry {
+                name: "app".into(),
+                uid: 1000,
+                gid: 1001,
+                home: "/home/app".into(),
+                shell: "/bin/bash".into()
+            }
+        );
         let g = parse_group(GROUP);
         assert_eq!(g[1].members, ["app", "svc"]);
     }
 
     #[test]
     fn chown_numeric_user_uses_same_gid() {
-        assert_eq!(resolve_chown("1000", Some(PASSWD), Some(GROUP)), Ok((1000, 1000)), "BuildKit: N means N:N");
+        assert_eq!(
+            resolve_chown("1000", Some(PASSWD), Some(GROUP)),
+            Ok((1000, 1000)),
+            "BuildKit: N means N:N"
+        );
         assert_eq!(resolve_chown("1234", None, None), Ok((1234, 1234)));
         assert_eq!(resolve_chown("1000:50", None, None), Ok((1000, 50)));
     }
 
     #[test]
     fn chown_names() {
-        assert_eq!(resolve_chown("app", Some(PASSWD), Some(GROUP)), Ok((1000, 1001)), "primary gid from passwd");
-        assert_eq!(resolve_chown("app:docker", Some(PASSWD), Some(GROUP)), Ok((1000, 2000)));
-        assert_eq!(resolve_chown("app:7", Some(PASSWD), Some(GROUP)), Ok((1000, 7)));
-        assert_eq!(resolve_chown("42:wheel", Some(PASSWD), Some(GROUP)), Ok((42, 10)));
-        assert_eq!(resolve_chown(":wheel", Some(PASSWD), Some(GROUP)), Ok((0, 10)));
+        assert_eq!(
+            resolve_chown("app", Some(PASSWD), Some(GROUP)),
+            Ok((1000, 1001)),
+            "primary gid from passwd"
+        );
+        assert_eq!(
+            resolve_chown("app:docker", Some(PASSWD), Some(GROUP)),
+            Ok((1000, 2000))
+        );
+        assert_eq!(
+            resolve_chown("app:7", Some(PASSWD), Some(GROUP)),
+            Ok((1000, 7))
+        );
+        assert_eq!(
+            resolve_chown("42:wheel", Some(PASSWD), Some(GROUP)),
+            Ok((42, 10))
+        );
+        assert_eq!(
+            resolve_chown(":wheel", Some(PASSWD), Some(GROUP)),
+            Ok((0, 10))
+        );
     }
 
     #[test]
     fn chown_unknown_names_are_errors() {
         let e = resolve_chown("nobody", Some(PASSWD), Some(GROUP)).unwrap_err();
-        assert_eq!(e.to_string(), "unable to convert uid/gid chown string to host mapping: can't find uid for user nobody");
-        assert_eq!(resolve_chown("app", None, None), Err(UserError::ChownUnknownUser("app".into())), "no /etc/passwd");
-        assert_eq!(resolve_chown("app:nogroup", Some(PASSWD), Some(GROUP)), Err(UserError::ChownUnknownGroup("nogroup".into())));
-        assert!(matches!(resolve_chown("", None, None), Err(UserError::Invalid(_))));
+        assert_eq!(
+            e.to_string(),
+            "unable to convert uid/gid chown string to host mapping: can't find uid for user nobody"
+        );
+        assert_eq!(
+            resolve_chown("app", None, None),
+            Err(UserError::ChownUnknownUser("app".into())),
+            "no /etc/passwd"
+        );
+        assert_eq!(
+            resolve_chown("app:nogroup", Some(PASSWD), Some(GROUP)),
+            Err(UserError::ChownUnknownGroup("nogroup".into()))
+        );
+        assert!(matches!(
+            resolve_chown("", None, None),
+            Err(UserError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -258,9 +346,17 @@ svc:x:999:999::/var/lib/svc:/bin/false\n";
     #[test]
     fn exec_user_numeric() {
         let u = resolve_exec_user("1000", Some(PASSWD), Some(GROUP)).unwrap();
-        assert_eq!((u.uid, u.gid), (1000, 1001), "a numeric uid with a passwd entry takes its gid");
+        assert_eq!(
+            (u.uid, u.gid),
+            (1000, 1001),
+            "a numeric uid with a passwd entry takes its gid"
+        );
         let u = resolve_exec_user("4242", Some(PASSWD), Some(GROUP)).unwrap();
-        assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"), "unknown numeric uid: gid 0");
+        assert_eq!(
+            (u.uid, u.gid, u.home.as_str()),
+            (4242, 0, "/"),
+            "unknown numeric uid: gid 0"
+        );
         assert!(u.additional_gids.is_empty());
         let u = resolve_exec_user("4242:4343", None, None).unwrap();
         assert_eq!((u.uid, u.gid), (4242, 4343));
@@ -275,11 +371,19 @@ svc:x:999:999::/var/lib/svc:/bin/false\n";
 
     #[test]
     fn exec_user_errors() {
-        assert_eq!(resolve_exec_user("ghost", Some(PASSWD), Some(GROUP)), Err(UserError::UnknownUser("ghost".into())));
         assert_eq!(
-            resolve_exec_user("app:ghosts", Some(PASSWD), Some(GROUP)).unwrap_err().to_string(),
+            resolve_exec_user("ghost", Some(PASSWD), Some(GROUP)),
+            Err(UserError::UnknownUser("ghost".into()))
+        );
+        assert_eq!(
+            resolve_exec_user("app:ghosts", Some(PASSWD), Some(GROUP))
+                .unwrap_err()
+                .to_string(),
             "unable to find group ghosts: no matching entries in group file"
         );
-        assert_eq!(resolve_exec_user("root", None, None), Err(UserError::UnknownUser("root".into())));
+        assert_eq!(
+            resolve_exec_user("root", None, None),
+            Err(UserError::UnknownUser("root".into()))
+        );
     }
 }

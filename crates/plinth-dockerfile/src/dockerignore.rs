@@ -27,7 +27,10 @@ use std::fmt;
 pub enum IgnoreError {
     /// The pattern is not valid `filepath.Match` syntax (`[` not closed, trailing `\`, ...).
     #[error("{}syntax error in pattern {pattern:?}", at_line(*line))]
-    BadPattern { line: Option<usize>, pattern: String },
+    BadPattern {
+        line: Option<usize>,
+        pattern: String,
+    },
     /// A line holding only `!`.
     #[error("{}illegal exclusion pattern: \"!\"", at_line(*line))]
     LoneExclamation { line: Option<usize> },
@@ -56,7 +59,9 @@ pub struct Dockerignore {
 
 impl fmt::Debug for Dockerignore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.patterns.iter().map(|p| p.to_string())).finish()
+        f.debug_list()
+            .entries(self.patterns.iter().map(|p| p.to_string()))
+            .finish()
     }
 }
 
@@ -168,7 +173,12 @@ impl Dockerignore {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Self::build(patterns.into_iter().map(|p| (None, p.as_ref().to_string())).collect())
+        Self::build(
+            patterns
+                .into_iter()
+                .map(|p| (None, p.as_ref().to_string()))
+                .collect(),
+        )
     }
 
     fn build(raw: Vec<(Option<usize>, String)>) -> Result<Dockerignore, IgnoreError> {
@@ -189,13 +199,23 @@ impl Dockerignore {
             if path_match(&p, ".").is_err() {
                 return Err(IgnoreError::BadPattern { line, pattern: p });
             }
-            let kind = compile(&p).ok_or_else(|| IgnoreError::BadPattern { line, pattern: p.clone() })?;
-            patterns.push(Pattern { text: p, exclusion, kind });
+            let kind = compile(&p).ok_or_else(|| IgnoreError::BadPattern {
+                line,
+                pattern: p.clone(),
+            })?;
+            patterns.push(Pattern {
+                text: p,
+                exclusion,
+                kind,
+            });
         }
-        let only_prefix_exceptions = !patterns
-            .iter()
-            .any(|p| p.exclusion && without_trailing_glob(&p.text).contains(['*', '[', ']', '?', '^', '\\']));
-        Ok(Dockerignore { patterns, only_prefix_exceptions })
+        let only_prefix_exceptions = !patterns.iter().any(|p| {
+            p.exclusion && without_trailing_glob(&p.text).contains(['*', '[', ']', '?', '^', '\\'])
+        });
+        Ok(Dockerignore {
+            patterns,
+            only_prefix_exceptions,
+        })
     }
 
     /// True when there are no patterns at all.
@@ -223,7 +243,9 @@ impl Dockerignore {
             &[][..]
         };
         let mut matched = false;
-        let mut info = MatchInfo { parent_matched: vec![false; self.patterns.len()] };
+        let mut info = MatchInfo {
+            parent_matched: vec![false; self.patterns.len()],
+        };
         for (i, pattern) in self.patterns.iter().enumerate() {
             let mut m = parent_matched.get(i).copied().unwrap_or(false);
             if !m {
@@ -313,7 +335,8 @@ impl Pattern {
             MatchKind::Exact => path == self.text,
             MatchKind::Prefix(prefix) => path.starts_with(prefix.as_str()),
             MatchKind::Suffix(suffix) => {
-                path.ends_with(suffix.as_str()) || suffix.strip_prefix('/').is_some_and(|s| path == s)
+                path.ends_with(suffix.as_str())
+                    || suffix.strip_prefix('/').is_some_and(|s| path == s)
             }
             MatchKind::Tokens(toks) => match_tokens(toks, path),
         }
@@ -329,12 +352,18 @@ fn without_trailing_glob(p: &str) -> &str {
 /// Strips leading/trailing `/` and cleans `.`/`..`-free relative paths as callers give them.
 fn normalize_rel(path: &str) -> String {
     let cleaned = clean_path(path.trim_start_matches('/'));
-    if cleaned == "." { String::new() } else { cleaned }
+    if cleaned == "." {
+        String::new()
+    } else {
+        cleaned
+    }
 }
 
 /// `a`, `a/b`, `a/b/c` for `a/b/c`.
 fn prefixes(path: &str) -> impl Iterator<Item = &str> {
-    path.match_indices('/').map(move |(i, _)| &path[..i]).chain(std::iter::once(path))
+    path.match_indices('/')
+        .map(move |(i, _)| &path[..i])
+        .chain(std::iter::once(path))
 }
 
 /// The parent directories of `path`, shortest first (`a`, `a/b` for `a/b/c`).
@@ -475,7 +504,10 @@ fn match_tokens(toks: &[Tok], path: &str) -> bool {
                 Tok::Star => next(c) || (c < n && s[c] != '/' && ok[t * width + c + 1]),
                 Tok::All => next(c) || (c < n && s[c] != '\n' && ok[t * width + c + 1]),
                 Tok::Dirs => {
-                    next(c) || (c..n).take_while(|&k| s[k] != '\n').any(|k| s[k] == '/' && next(k + 1))
+                    next(c)
+                        || (c..n)
+                            .take_while(|&k| s[k] != '\n')
+                            .any(|k| s[k] == '/' && next(k + 1))
                 }
             };
             ok[t * width + c] = v;
@@ -581,11 +613,7 @@ fn scan_chunk(pattern: &[u8]) -> (bool, &[u8], &[u8]) {
     let mut i = 0;
     while i < pattern.len() {
         match pattern[i] {
-            b'\\' => {
-                if i + 1 < pattern.len() {
-                    i += 1;
-                }
-            }
+            b'\\' if i + 1 < pattern.len() => i += 1,
             b'[' => in_range = true,
             b']' => in_range = false,
             b'*' if !in_range => break,
@@ -608,7 +636,11 @@ fn decode_rune(s: &[u8]) -> (char, usize) {
         0xf0..=0xf4 => 4,
         _ => return ('\u{fffd}', 1),
     };
-    match s.get(..len).and_then(|b| std::str::from_utf8(b).ok()).and_then(|st| st.chars().next()) {
+    match s
+        .get(..len)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|st| st.chars().next())
+    {
         Some(c) => (c, len),
         None => ('\u{fffd}', 1),
     }
@@ -689,7 +721,11 @@ fn match_chunk<'a>(chunk: &[u8], s: &'a [u8]) -> Result<(&'a [u8], bool), BadPat
             }
         }
     }
-    if failed { Ok((&[], false)) } else { Ok((s, true)) }
+    if failed {
+        Ok((&[], false))
+    } else {
+        Ok((s, true))
+    }
 }
 
 /// Go's `getEsc`: one possibly escaped character of a class; the rest must not be empty.
@@ -799,20 +835,35 @@ mod tests {
             "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
             Exact,
         ),
-        ("dist/*.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", Exact),
+        (
+            "dist/*.whl",
+            "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+            Exact,
+        ),
         ("a\\\\", "a\\", Exact),
         ("a\\*b", "a*b", Exact),
     ];
 
     const MULTI: &[(&[&str], &str, Want)] = &[
         (&["**", "!util/docker/web"], "util/docker/web/foo", Fail),
-        (&["**", "!util/docker/web", "util/docker/web/foo"], "util/docker/web/foo", Exact),
         (
-            &["**", "!dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl"],
+            &["**", "!util/docker/web", "util/docker/web/foo"],
+            "util/docker/web/foo",
+            Exact,
+        ),
+        (
+            &[
+                "**",
+                "!dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+            ],
             "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
             Fail,
         ),
-        (&["**", "!dist/*.whl"], "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", Fail),
+        (
+            &["**", "!dist/*.whl"],
+            "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+            Fail,
+        ),
     ];
 
     fn pm(patterns: &[&str]) -> Dockerignore {
@@ -852,7 +903,11 @@ mod tests {
     fn moby_matches_table_exact() {
         for &(pattern, text, want) in MATCHES {
             let d = pm(&[pattern]);
-            assert_eq!(matches_exact(&d, text), want == Exact, "pattern={pattern:?} text={text:?}");
+            assert_eq!(
+                matches_exact(&d, text),
+                want == Exact,
+                "pattern={pattern:?} text={text:?}"
+            );
         }
     }
 
@@ -860,15 +915,31 @@ mod tests {
     fn moby_matches_table_with_parents() {
         for &(pattern, text, want) in MATCHES {
             let d = pm(&[pattern]);
-            assert_eq!(walk_match(&d, text), want != Fail, "pattern={pattern:?} text={text:?}");
+            assert_eq!(
+                walk_match(&d, text),
+                want != Fail,
+                "pattern={pattern:?} text={text:?}"
+            );
             let (no_ctx, _) = d.matches_with_parent(text, &MatchInfo::default());
-            assert_eq!(no_ctx, want != Fail, "no context: pattern={pattern:?} text={text:?}");
+            assert_eq!(
+                no_ctx,
+                want != Fail,
+                "no context: pattern={pattern:?} text={text:?}"
+            );
         }
         for &(patterns, text, want) in MULTI {
             let d = pm(patterns);
-            assert_eq!(walk_match(&d, text), want != Fail, "patterns={patterns:?} text={text:?}");
+            assert_eq!(
+                walk_match(&d, text),
+                want != Fail,
+                "patterns={patterns:?} text={text:?}"
+            );
             let (no_ctx, _) = d.matches_with_parent(text, &MatchInfo::default());
-            assert_eq!(no_ctx, want != Fail, "no context: patterns={patterns:?} text={text:?}");
+            assert_eq!(
+                no_ctx,
+                want != Fail,
+                "no context: patterns={patterns:?} text={text:?}"
+            );
         }
     }
 
@@ -951,7 +1022,8 @@ mod tests {
             ("*x", "xxx", Ok(true)),
         ];
         for &(pattern, text, want) in cases {
-            let got = Dockerignore::from_patterns([pattern]).map(|d| walk_match(&d, &clean_path(text)));
+            let got =
+                Dockerignore::from_patterns([pattern]).map(|d| walk_match(&d, &clean_path(text)));
             match want {
                 Ok(w) => assert_eq!(got, Ok(w), "pattern={pattern:?} text={text:?}"),
                 Err(()) => assert!(
@@ -1005,7 +1077,11 @@ mod tests {
             ("*x", "xxx", Ok(true)),
         ];
         for &(pattern, name, want) in cases {
-            assert_eq!(path_match(pattern, name), want, "pattern={pattern:?} name={name:?}");
+            assert_eq!(
+                path_match(pattern, name),
+                want,
+                "pattern={pattern:?} name={name:?}"
+            );
         }
     }
 
@@ -1050,21 +1126,40 @@ mod tests {
     /// reports it when the patterns are compiled, which is the next thing a build does).
     #[test]
     fn read_all_normalizes_lines() {
-        let content = "test1\n/test2\n/a/file/here\n\nlastfile\n# this is a comment\n! /inverted/abs/path\n";
+        let content =
+            "test1\n/test2\n/a/file/here\n\nlastfile\n# this is a comment\n! /inverted/abs/path\n";
         let d = Dockerignore::parse(content).unwrap();
-        assert_eq!(d.patterns(), ["test1", "test2", "a/file/here", "lastfile", "!inverted/abs/path"]);
+        assert_eq!(
+            d.patterns(),
+            [
+                "test1",
+                "test2",
+                "a/file/here",
+                "lastfile",
+                "!inverted/abs/path"
+            ]
+        );
 
         let err = Dockerignore::parse("a\n!\n").unwrap_err();
         assert_eq!(err, IgnoreError::LoneExclamation { line: Some(2) });
         let err = Dockerignore::parse("ok\n\n# c\nbad[\n").unwrap_err();
-        assert_eq!(err, IgnoreError::BadPattern { line: Some(4), pattern: "bad[".into() });
+        assert_eq!(
+            err,
+            IgnoreError::BadPattern {
+                line: Some(4),
+                pattern: "bad[".into()
+            }
+        );
         assert!(err.to_string().contains("line 4"), "{err}");
     }
 
     #[test]
     fn bom_crlf_comments_and_cleaning() {
         let d = Dockerignore::parse("\u{feff}node_modules\r\n  # not a comment after spaces\r\n#comment\r\n./build/../dist/\n").unwrap();
-        assert_eq!(d.patterns(), ["node_modules", "# not a comment after spaces", "dist"]);
+        assert_eq!(
+            d.patterns(),
+            ["node_modules", "# not a comment after spaces", "dist"]
+        );
         assert!(d.is_excluded("node_modules/x/y.js"));
         assert!(d.is_excluded("dist"));
         assert!(!d.is_excluded("build/out"));
@@ -1074,11 +1169,17 @@ mod tests {
     fn exceptions_last_match_wins() {
         let d = Dockerignore::parse("*.md\n!README.md\nREADME*.md\n").unwrap();
         assert!(d.is_excluded("CHANGES.md"));
-        assert!(d.is_excluded("README.md"), "the last matching line re-excludes it");
+        assert!(
+            d.is_excluded("README.md"),
+            "the last matching line re-excludes it"
+        );
         let d = Dockerignore::parse("*.md\n!README.md\n").unwrap();
         assert!(!d.is_excluded("README.md"));
         assert!(d.is_excluded("other.md"));
-        assert!(!d.is_excluded("sub/other.md"), "* does not cross directories");
+        assert!(
+            !d.is_excluded("sub/other.md"),
+            "* does not cross directories"
+        );
     }
 
     #[test]
@@ -1086,7 +1187,10 @@ mod tests {
         let d = Dockerignore::parse("docs\n!docs/README.md\n").unwrap();
         assert!(d.is_excluded("docs/a.md"));
         assert!(!d.is_excluded("docs/README.md"));
-        assert!(d.is_excluded("docs"), "the dir itself matches; a walker still enters it");
+        assert!(
+            d.is_excluded("docs"),
+            "the dir itself matches; a walker still enters it"
+        );
         assert!(d.may_reinclude_under("docs"));
         assert!(!d.may_reinclude_under("other"));
 
@@ -1138,7 +1242,10 @@ mod tests {
 
     #[test]
     fn reversed_range_is_an_error() {
-        assert!(matches!(Dockerignore::parse("[Local-Only]/\n"), Err(IgnoreError::BadPattern { line: Some(1), .. })));
+        assert!(matches!(
+            Dockerignore::parse("[Local-Only]/\n"),
+            Err(IgnoreError::BadPattern { line: Some(1), .. })
+        ));
     }
 
     #[test]

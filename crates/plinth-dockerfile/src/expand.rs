@@ -5,7 +5,7 @@
 //! | `ADD` | `--chown`, `--checksum`, source paths, destination; heredoc bodies unless the delimiter was quoted |
 //! | `COPY` | `--chown`, source paths, destination; heredoc bodies unless the delimiter was quoted |
 //! | `ENV`, `LABEL` | keys and values |
-//! | `ARG` | names and default values (BuildKit only expands a default when it is used) |
+//! | `ARG` | default values, not names (BuildKit's `dispatchArg`: a default is only expanded when no build arg overrides it, so an engine should skip, or ignore errors of, overridden defaults) |
 //! | `WORKDIR`, `USER`, `STOPSIGNAL` | the value |
 //! | `VOLUME` | each path |
 //! | `EXPOSE` | each port word, split into words (`ProcessWords`) |
@@ -108,7 +108,6 @@ impl Command {
             Command::Arg(c) => {
                 let mut c = c.clone();
                 for p in &mut c.args {
-                    p.key = lex.process_word(&p.key, env)?;
                     if let Some(v) = &p.value {
                         p.value = Some(lex.process_word(v, env)?);
                     }
@@ -215,7 +214,6 @@ impl Command {
             }
             Command::Arg(c) => {
                 for p in &c.args {
-                    push(*lex, &p.key);
                     if let Some(v) = &p.value {
                         push(*lex, v);
                     }
@@ -253,7 +251,11 @@ impl Command {
 impl FromCommand {
     /// Expands the base name and `--platform` with `env`, which must hold only the global
     /// `ARG`s (those before the first `FROM`, with build-arg overrides applied), as BuildKit does.
-    pub fn expand(&self, lex: &Lexer, env: &(impl Env + ?Sized)) -> Result<FromCommand, ExpandError> {
+    pub fn expand(
+        &self,
+        lex: &Lexer,
+        env: &(impl Env + ?Sized),
+    ) -> Result<FromCommand, ExpandError> {
         let base = lex.process_word(&self.base, env)?;
         if base.is_empty() {
             return Err(ExpandError::new(format!(

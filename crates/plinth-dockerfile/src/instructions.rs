@@ -604,7 +604,10 @@ pub fn stages(df: &Dockerfile) -> Result<ParsedStages, ParseError> {
         return Err(ParseError::at(&end, "file with no instructions"));
     }
     if stages.is_empty() {
-        return Err(ParseError::at(&end, "dockerfile contains no stages to build"));
+        return Err(ParseError::at(
+            &end,
+            "dockerfile contains no stages to build",
+        ));
     }
     Ok(ParsedStages { meta_args, stages })
 }
@@ -806,7 +809,7 @@ fn parse_kvps(args: &[String], cmd: &str) -> Result<Vec<KeyValue>, String> {
     if args.is_empty() {
         return Err(err_at_least_one(cmd));
     }
-    if args.len() % 3 != 0 {
+    if !args.len().is_multiple_of(3) {
         return Err(format!("Bad input to {cmd}, too many arguments"));
     }
     let mut out = Vec::new();
@@ -978,7 +981,9 @@ fn parse_instruction_inner(inst: &Instruction) -> Result<ParsedInstruction, Stri
                     let name = args[2].to_lowercase();
                     let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
                         && name.chars().all(|c| {
-                            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
+                            c.is_ascii_lowercase()
+                                || c.is_ascii_digit()
+                                || matches!(c, '-' | '_' | '.')
                         });
                     if !valid {
                         return Err(format!(
@@ -1031,10 +1036,7 @@ fn parse_instruction_inner(inst: &Instruction) -> Result<ParsedInstruction, Stri
                 },
                 None => Err(ParseError::at(
                     &inst.args_span,
-                    format!(
-                        "unknown instruction: {}",
-                        golang::trim_space(&args[0])
-                    ),
+                    format!("unknown instruction: {}", golang::trim_space(&args[0])),
                 )),
             };
             Command::Onbuild(OnbuildCommand {
@@ -1063,14 +1065,20 @@ fn parse_instruction_inner(inst: &Instruction) -> Result<ParsedInstruction, Stri
             for s in &specs {
                 mount::check_unexpanded(s)?;
             }
-            let network_value = f.get("network").map(|v| v.value.clone()).unwrap_or_default();
+            let network_value = f
+                .get("network")
+                .map(|v| v.value.clone())
+                .unwrap_or_default();
             let network = match network_value.as_str() {
                 "default" => NetworkMode::Default,
                 "none" => NetworkMode::None,
                 "host" => NetworkMode::Host,
                 v => return Err(format!("invalid network mode {}", golang::quote(v))),
             };
-            let security_value = f.get("security").map(|v| v.value.clone()).unwrap_or_default();
+            let security_value = f
+                .get("security")
+                .map(|v| v.value.clone())
+                .unwrap_or_default();
             let security = match security_value.as_str() {
                 "sandbox" => SecurityMode::Sandbox,
                 "insecure" => SecurityMode::Insecure,

@@ -316,8 +316,14 @@ mod tests {
         assert_eq!(parse_array(r#"['a']"#), JsonArray::NotJson);
         assert_eq!(parse_array(r#"["a", 1]"#), JsonArray::NonString);
         assert_eq!(parse_array(r#"[["a"]]"#), JsonArray::NonString);
-        assert_eq!(parse_array(r#"[{"k": [1, {}]}, null]"#), JsonArray::NonString);
-        assert_eq!(parse_array(r#"["\u00e9\n\ud83d\ude00\ud800"]"#), strings(&["é\n😀\u{FFFD}"]));
+        assert_eq!(
+            parse_array(r#"[{"k": [1, {}]}, null]"#),
+            JsonArray::NonString
+        );
+        assert_eq!(
+            parse_array(r#"["\u00e9\n\ud83d\ude00\ud800"]"#),
+            strings(&["é\n😀\u{FFFD}"])
+        );
         assert_eq!(parse_array("[\"a\tb\"]"), JsonArray::NotJson);
         assert_eq!(parse_array("[01]"), JsonArray::NotJson);
         assert_eq!(parse_array("[1.5e+3, -0]"), JsonArray::NonString);

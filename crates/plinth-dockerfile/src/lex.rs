@@ -62,23 +62,20 @@ impl Env for [(String, String)] {
 
 impl Env for Vec<(String, String)> {
     fn get(&self, name: &str) -> Option<&str> {
-        self.as_slice().get(name)
+        Env::get(self.as_slice(), name)
     }
 }
 
 /// Pairs; the last pair with a given name wins.
 impl Env for [(&str, &str)] {
     fn get(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .rev()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
+        self.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| *v)
     }
 }
 
 impl<const N: usize> Env for [(&str, &str); N] {
     fn get(&self, name: &str) -> Option<&str> {
-        self.as_slice().get(name)
+        Env::get(self.as_slice(), name)
     }
 }
 
@@ -96,7 +93,7 @@ impl Env for [String] {
 
 impl Env for Vec<String> {
     fn get(&self, name: &str) -> Option<&str> {
-        self.as_slice().get(name)
+        Env::get(self.as_slice(), name)
     }
 }
 
@@ -194,7 +191,15 @@ pub struct ProcessResult {
     pub unmatched: BTreeSet<String>,
 }
 
-/// BuildKit's shell lexer (`shell.Lex`).
+/// BuildKit's shell lexer (`shell.Lex`): expands `$V`, `${V}`, `${V:-w}`, `${V-w}`, `${V:+w}`,
+/// `${V+w}`, `${V:?msg}`, `${V?msg}`, `${V#pat}`, `${V##pat}`, `${V%pat}`, `${V%%pat}`,
+/// `${V/pat/repl}` and `${V//pat/repl}`, removes quotes and escapes, and splits words.
+///
+/// Two BuildKit quirks are kept because they change results: in [`Lexer::process_words`] a
+/// partial word written before a `${V:-...}`-style expansion is dropped (BuildKit shares one
+/// words buffer between nesting levels: `ab${X:-y}c` splits as `["yc"]`; `process_word` is not
+/// affected); and `<<` followed by blanks stays glued to the next word. `${...}` nested more than
+/// 200 levels deep is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lexer {
     /// The escape character: `\` or `` ` `` (the Dockerfile's `# escape=` directive).
@@ -239,7 +244,11 @@ impl Lexer {
     }
 
     /// Expands variables in `word` and removes quotes and escapes (`ProcessWord`).
-    pub fn process_word(&self, word: &str, env: &(impl Env + ?Sized)) -> Result<String, ExpandError> {
+    pub fn process_word(
+        &self,
+        word: &str,
+        env: &(impl Env + ?Sized),
+    ) -> Result<String, ExpandError> {
         Ok(self.process(word, env)?.result)
     }
 
@@ -253,7 +262,11 @@ impl Lexer {
     }
 
     /// Expands `word`, returning the expanded string, the split words and the variables used.
-    pub fn process(&self, word: &str, env: &(impl Env + ?Sized)) -> Result<ProcessResult, ExpandError> {
+    pub fn process(
+        &self,
+        word: &str,
+        env: &(impl Env + ?Sized),
+    ) -> Result<ProcessResult, ExpandError> {
         let mut sw = ShellWord {
             lex: self,
             chars: word.chars().collect(),
@@ -369,7 +382,11 @@ impl<E: Env + ?Sized> ShellWord<'_, E> {
         c
     }
 
-    fn process_stop_on(&mut self, stop: Option<char>, raw_escapes: bool) -> LexResult<(String, Vec<String>)> {
+    fn process_stop_on(
+        &mut self,
+        stop: Option<char>,
+        raw_escapes: bool,
+    ) -> LexResult<(String, Vec<String>)> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err("substitutions nested too deeply".to_owned());
@@ -699,9 +716,8 @@ impl<E: Env + ?Sized> ShellWord<'_, E> {
                 if self.lex.skip_unset_env && !set {
                     return Ok(format!("${{{name}/{pattern}/{replacement}}}"));
                 }
-                let re = convert_shell_pattern_to_regex(&pattern, true, false).map_err(|e| {
-                    format!("invalid pattern ({pattern}) in substitution: {e}")
-                })?;
+                let re = convert_shell_pattern_to_regex(&pattern, true, false)
+                    .map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
                 if replace_all {
                     Ok(replace_all_go(&re, &value, &replacement))
                 } else if let Some(m) = re.find(&value) {
@@ -912,7 +928,10 @@ mod tests {
             assert_eq!(re.as_deref(), Ok(want));
         }
         for p in ["\\", "\\x", "\\\\\\"] {
-            assert!(convert_shell_pattern_to_regex(p, true, true).is_err(), "{p}");
+            assert!(
+                convert_shell_pattern_to_regex(p, true, true).is_err(),
+                "{p}"
+            );
         }
     }
 

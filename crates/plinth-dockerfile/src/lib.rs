@@ -34,6 +34,17 @@
 //! Errors are values: [`ParseError`] (`LINE:COL: message`) and [`ExpandError`]. No input makes
 //! the parser panic.
 //!
+//! # BuildKit behaviours kept on purpose
+//!
+//! - `--flags` are read byte by byte with `\` as escape whatever the escape directive says, and
+//!   each byte becomes one character (Go's `string(rune(b))`): a non-ASCII flag value comes out
+//!   mangled (`--chown=é` gives `"Ã©"`), exactly as BuildKit hands it on.
+//! - Shell-form `COPY`/`ADD`/`VOLUME`/`EXPOSE`/`FROM` split their arguments on blanks before any
+//!   quote processing (`COPY "a b" /d` has the sources `"a` and `b"`, which then fail to expand).
+//! - `STOPSIGNAL`, `ARG` and `HEALTHCHECK NONE` ignore their flags; `EXPOSE` sorts its ports.
+//! - `ONBUILD` keeps its trigger as text; builds from the image re-parse it with the default
+//!   escape character ([`parse_trigger`]).
+//!
 //! # Where this deliberately differs from BuildKit
 //!
 //! - BuildKit's parser accepts an unknown instruction and only its second layer rejects it;

@@ -186,8 +186,7 @@ pub(crate) fn resolve(
     expand: &mut dyn FnMut(&str) -> Result<String, ExpandError>,
 ) -> Result<Mount, ExpandError> {
     let err = |m: String| ExpandError::new(m);
-    let fields =
-        csv_fields(spec).map_err(|e| err(format!("failed to parse csv mounts: {e}")))?;
+    let fields = csv_fields(spec).map_err(|e| err(format!("failed to parse csv mounts: {e}")))?;
     let mut m = Mount {
         typ: MountType::Bind,
         from: None,
@@ -355,7 +354,7 @@ pub(crate) fn resolve(
         }
         if m.source.is_none() && m.target.is_none() && m.id.is_none() {
             return Err(err(
-                "invalid secret mount. one of source, target required".to_owned(),
+                "invalid secret mount. one of source, target required".to_owned()
             ));
         }
         if m.source.is_some() && m.id.is_some() {
@@ -383,7 +382,11 @@ mod tests {
     fn csv_like_go() {
         assert_eq!(
             csv_fields(r#"type=bind,"source=a,b",target=/x"#),
-            Ok(vec!["type=bind".to_owned(), "source=a,b".to_owned(), "target=/x".to_owned()])
+            Ok(vec![
+                "type=bind".to_owned(),
+                "source=a,b".to_owned(),
+                "target=/x".to_owned()
+            ])
         );
         assert_eq!(csv_fields(""), Ok(vec![String::new()]));
         assert!(csv_fields(r#"a"b"#).is_err());
@@ -418,7 +421,10 @@ mod tests {
             lit("required").err().as_deref(),
             Some("unexpected key 'required' for mount type 'bind'")
         );
-        assert_eq!(lit("type=tmpfs,size=64m").expect("tmpfs").size_limit, Some(64 << 20));
+        assert_eq!(
+            lit("type=tmpfs,size=64m").expect("tmpfs").size_limit,
+            Some(64 << 20)
+        );
         assert_eq!(
             check_unexpanded("type=bind,from=$X"),
             Err("'from' doesn't support variable expansion, define alias stage instead".to_owned())

@@ -2,7 +2,7 @@
 
 /// A region of the source: bytes `start..end`, starting at 1-based `line` and `col` (column
 /// counted in characters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
     /// Byte offset of the first byte.
     pub start: usize,
@@ -12,6 +12,13 @@ pub struct Span {
     pub line: u32,
     /// 1-based column of `start`, in characters.
     pub col: u32,
+}
+
+/// Compact: `3:5@40..52` (line:col@start..end).
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}@{}..{}", self.line, self.col, self.start, self.end)
+    }
 }
 
 impl Span {
@@ -27,17 +34,25 @@ pub(crate) struct LineIndex<'a> {
     src: &'a str,
     /// Byte offset where each line starts.
     starts: Vec<usize>,
+    /// Whether each line is pure ASCII (columns are then byte offsets).
+    ascii: Vec<bool>,
 }
 
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(src: &'a str) -> Self {
         let mut starts = vec![0];
+        let mut ascii = Vec::new();
+        let mut line_ascii = true;
         for (i, b) in src.bytes().enumerate() {
+            line_ascii &= b.is_ascii();
             if b == b'\n' {
                 starts.push(i + 1);
+                ascii.push(line_ascii);
+                line_ascii = true;
             }
         }
-        LineIndex { src, starts }
+        ascii.push(line_ascii);
+        LineIndex { src, starts, ascii }
     }
 
     /// Clamps `pos` to the source and to a character boundary (rounding down).
@@ -57,7 +72,13 @@ impl<'a> LineIndex<'a> {
             Err(i) => i.saturating_sub(1),
         };
         let line_start = self.starts.get(line_idx).copied().unwrap_or(0);
-        let col = self.src.get(line_start..start).map_or(0, |s| s.chars().count());
+        let col = if self.ascii.get(line_idx).copied().unwrap_or(false) {
+            start - line_start
+        } else {
+            self.src
+                .get(line_start..start)
+                .map_or(0, |s| s.chars().count())
+        };
         Span {
             start,
             end,

@@ -360,10 +360,7 @@ fn match_directive(s: &str) -> Option<(&str, &str)> {
     if !first.is_ascii_alphabetic() {
         return None;
     }
-    let name_len = s
-        .bytes()
-        .take_while(u8::is_ascii_alphanumeric)
-        .count();
+    let name_len = s.bytes().take_while(u8::is_ascii_alphanumeric).count();
     let name = &s[..name_len];
     let rest = s[name_len..].trim_start_matches(is_re_s);
     let rest = rest.strip_prefix('=')?;
@@ -459,7 +456,11 @@ impl<'a> Parser<'a> {
     }
 
     fn line_content_start(&self, i: usize) -> usize {
-        if i == 0 { self.lines[0].0 + self.bom } else { self.lines[i].0 }
+        if i == 0 {
+            self.lines[0].0 + self.bom
+        } else {
+            self.lines[i].0
+        }
     }
 
     fn err_line(&self, i: usize, message: impl Into<String>) -> ParseError {
@@ -604,7 +605,11 @@ impl<'a> Parser<'a> {
                         body.push_str(raw_line);
                     }
                     if !terminated {
-                        return Err(inst_start_err(&self, kw_pos, "unterminated heredoc".to_owned()));
+                        return Err(inst_start_err(
+                            &self,
+                            kw_pos,
+                            "unterminated heredoc".to_owned(),
+                        ));
                     }
                     let hs = self.lines.get(body_start).map_or(self.src.len(), |l| l.0);
                     let he = self.lines[k - 1].1;
@@ -779,7 +784,9 @@ fn build_node(line: &str, escape: char) -> Result<RawNode, NodeError> {
 fn split_node(line: &str, base: usize, escape: char) -> Result<RawNode, NodeError> {
     let lead = line.len() - golang::trim_left_space(line).len();
     let trimmed = golang::trim_space(line);
-    let kw_end = trimmed.find(golang::is_re_whitespace).unwrap_or(trimmed.len());
+    let kw_end = trimmed
+        .find(golang::is_re_whitespace)
+        .unwrap_or(trimmed.len());
     let keyword = trimmed[..kw_end].to_owned();
     let kw_range = (base + lead, base + lead + kw_end);
     let mut flags = Vec::new();
@@ -1035,7 +1042,11 @@ fn parse_name_val(rest: &str, key: &str, escape: char) -> Result<Vec<String>, St
         if parts.len() < 2 {
             return Err(format!("{key} must have two arguments"));
         }
-        return Ok(vec![parts[0].to_owned(), parts[1].to_owned(), String::new()]);
+        return Ok(vec![
+            parts[0].to_owned(),
+            parts[1].to_owned(),
+            String::new(),
+        ]);
     }
     let mut out = Vec::new();
     for w in &words {
@@ -1092,7 +1103,10 @@ fn parse_maybe_json_to_list(rest: &str) -> Result<(Vec<String>, bool), String> {
 /// `parseHealthConfig`: the type word, then the command like `parseMaybeJSON`.
 fn parse_health_config(rest: &str) -> Result<(Vec<String>, bool), String> {
     let b = rest.as_bytes();
-    let sep = b.iter().position(|c| golang::is_space_byte(*c)).unwrap_or(b.len());
+    let sep = b
+        .iter()
+        .position(|c| golang::is_space_byte(*c))
+        .unwrap_or(b.len());
     let mut next = sep;
     while next < b.len() && golang::is_space_byte(b[next]) {
         next += 1;
@@ -1148,7 +1162,9 @@ pub(crate) fn parse_heredoc(src: &str) -> Result<Option<HeredocMarker>, String> 
         raw_quotes: true,
         ..lex
     };
-    let words_raw = raw_lex.process_words(rest, &EmptyEnv).map_err(|e| e.message)?;
+    let words_raw = raw_lex
+        .process_words(rest, &EmptyEnv)
+        .map_err(|e| e.message)?;
     if words_raw.len() != words.len() {
         return Err(format!(
             "internal lexing of heredoc produced inconsistent results: {rest}"
@@ -1191,7 +1207,10 @@ mod tests {
     #[test]
     fn directive_regex() {
         assert_eq!(match_directive("escape=`"), Some(("escape", "`")));
-        assert_eq!(match_directive("syntax = a/b:1  "), Some(("syntax", "a/b:1")));
+        assert_eq!(
+            match_directive("syntax = a/b:1  "),
+            Some(("syntax", "a/b:1"))
+        );
         assert_eq!(match_directive("escape= "), Some(("escape", " ")));
         assert_eq!(match_directive("escape="), None);
         assert_eq!(match_directive("1x=y"), None);
@@ -1210,7 +1229,7 @@ mod tests {
 
     #[test]
     fn flags_extraction() {
-        let (p, w) = extract_builder_flags("--a=1 --b \"--c=x y\" rest of it");
+        let (p, w) = extract_builder_flags("--a=1 --b --c=\"x y\" rest of it");
         assert_eq!(p, Some(20));
         let texts: Vec<_> = w.iter().map(|x| x.0.as_str()).collect();
         assert_eq!(texts, vec!["--a=1", "--b", "--c=x y"]);
@@ -1225,13 +1244,25 @@ mod tests {
     #[test]
     fn heredoc_markers() {
         let m = parse_heredoc("<<EOF").ok().flatten();
-        assert_eq!(m.map(|m| (m.name, m.expand, m.chomp)), Some(("EOF".to_owned(), true, false)));
+        assert_eq!(
+            m.map(|m| (m.name, m.expand, m.chomp)),
+            Some(("EOF".to_owned(), true, false))
+        );
         let m = parse_heredoc("<<-'EOF'").ok().flatten();
-        assert_eq!(m.map(|m| (m.name, m.expand, m.chomp)), Some(("EOF".to_owned(), false, true)));
+        assert_eq!(
+            m.map(|m| (m.name, m.expand, m.chomp)),
+            Some(("EOF".to_owned(), false, true))
+        );
         let m = parse_heredoc("<<eo\\'f").ok().flatten();
-        assert_eq!(m.map(|m| (m.name, m.expand)), Some(("eo'f".to_owned(), true)));
+        assert_eq!(
+            m.map(|m| (m.name, m.expand)),
+            Some(("eo'f".to_owned(), true))
+        );
         let m = parse_heredoc("<<'e'o\\'f").ok().flatten();
-        assert_eq!(m.map(|m| (m.name, m.expand)), Some(("eo'f".to_owned(), false)));
+        assert_eq!(
+            m.map(|m| (m.name, m.expand)),
+            Some(("eo'f".to_owned(), false))
+        );
         let m = parse_heredoc("3<<  EOF").ok().flatten();
         assert_eq!(m.map(|m| (m.name, m.fd)), Some(("EOF".to_owned(), 3)));
         assert_eq!(parse_heredoc("<<"), Ok(None));

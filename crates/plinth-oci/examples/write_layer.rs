@@ -35,7 +35,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let walked = start.elapsed();
     let count = entries.len();
     let sink = BufWriter::with_capacity(1 << 20, fs_err::File::create(&out)?);
-    let (layer, _) = write_layer(entries, &LayerOptions { compression, source_date_epoch }, sink)?;
+    let (layer, _) = write_layer(
+        entries,
+        &LayerOptions {
+            compression,
+            source_date_epoch,
+        },
+        sink,
+    )?;
     let total = start.elapsed();
 
     println!("entries            {count}");

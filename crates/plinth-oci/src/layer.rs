@@ -49,7 +49,7 @@ mod write;
 mod tests;
 
 pub use extract::{ExtractStats, extract_layer};
-pub use read::{EntryInfoKind, LayerEntryInfo, read_layer_entries};
+pub use read::{EntryInfoKind, FileLookup, LayerEntryInfo, read_layer_entries, read_layer_file};
 pub use walk::entries_from_dir;
 pub use write::{LayerOptions, WrittenLayer, media_type, write_layer};
 
@@ -122,8 +122,10 @@ pub enum EntryKind {
 /// Where a regular file's content comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileSource {
-    /// A file on the host, read when the layer is written. Its size is taken when it is opened;
-    /// if it changes while being read, writing fails with [`LayerError::SourceChanged`].
+    /// A file on the host, read when the layer is written. It must be a regular file and is
+    /// opened without following a symlink (a symlink is [`LayerError::NotRegularFile`]). Its size
+    /// is taken when it is opened; if it changes while being read, writing fails with
+    /// [`LayerError::SourceChanged`].
     Path(PathBuf),
     /// Content in memory (heredocs, generated files).
     Bytes(Arc<[u8]>),

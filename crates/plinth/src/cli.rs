@@ -235,8 +235,11 @@ fn default_store() -> Result<PathBuf> {
     }
 }
 
+/// Opens the store, creating it when the directory does not exist yet (or is empty).
 fn open_store(path: &Path) -> Result<Store> {
-    Store::open(path).with_context(|| format!("opening the store {}", path.display()))
+    let exists = path.join("oci-layout").exists();
+    let store = if exists { Store::open(path) } else { Store::init(path) };
+    store.with_context(|| format!("opening the store {}", path.display()))
 }
 
 fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
@@ -293,7 +296,7 @@ fn save(store_path: &Path, args: SaveArgs) -> Result<ExitCode> {
         match args.format {
             ArchiveFormat::OciArchive => plinth_oci::archive::save_oci_archive(&store, &refs, &mut w)?,
             ArchiveFormat::DockerArchive => plinth_oci::archive::save_docker_archive(&store, &refs, &mut w)?,
-        }
+        };
         std::io::Write::flush(&mut w)?;
     }
     tmp.as_file().sync_all()?;

@@ -111,7 +111,7 @@ pub fn images(entries: &[ImageEntry], format: ListFormat) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
         ListFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, images)?;
+            serde_json::to_writer_pretty(&mut out, &images)?;
             writeln!(out)?;
         }
         ListFormat::Table => {

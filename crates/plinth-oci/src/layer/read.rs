@@ -104,6 +104,67 @@ pub fn read_layer_entries<R: Read>(
     Ok(out)
 }
 
+/// What one layer says about a path, for [`read_layer_file`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileLookup {
+    /// The layer has the path as a regular file with this content.
+    Found(Vec<u8>),
+    /// The path is a hardlink to this other path of the same layer: read that one.
+    HardlinkTo(String),
+    /// The layer deletes the path (a whiteout, an opaque parent, or a non-file entry over it), so
+    /// lower layers must not be consulted.
+    Deleted,
+    /// The layer does not mention the path: look in the layer below.
+    Absent,
+}
+
+/// Reads one regular file (`path` relative, e.g. `etc/passwd`) from a layer blob, if it is at
+/// most `max_size` bytes (a larger one is an error). Used for small files such as /etc/passwd
+/// without extracting the layer.
+pub fn read_layer_file<R: Read>(
+    r: R,
+    media_type: &str,
+    path: &str,
+    max_size: u64,
+) -> Result<FileLookup, LayerError> {
+    let want: Vec<Vec<u8>> = normalize(path.as_bytes())?;
+    let mut tar = TarReader::new(Decoder::open(r, media_type)?);
+    let mut result = FileLookup::Absent;
+    while let Some(mut member) = tar.next_member()? {
+        let mut data = Vec::new();
+        if matches!(member.typeflag, b'0' | b'7') && normalize(&member.path)? == want {
+            if member.size > max_size {
+                return Err(LayerError::Unsupported(format!(
+                    "{path} is {} bytes, more than the {max_size} this reader allows",
+                    member.size
+                )));
+            }
+            tar.data().read_to_end(&mut data).map_err(LayerError::ReadLayer)?;
+            member.size = data.len() as u64;
+        }
+        let Some(p) = parse_entry(member)? else {
+            continue;
+        };
+        let is_prefix = p.comps.len() < want.len() && want.starts_with(&p.comps);
+        match p.kind {
+            ParsedKind::Whiteout if p.comps == want || is_prefix => result = FileLookup::Deleted,
+            ParsedKind::Opaque if (is_prefix || p.comps.is_empty()) && result == FileLookup::Absent => {
+                result = FileLookup::Deleted;
+            }
+            ParsedKind::File if p.comps == want => result = FileLookup::Found(data),
+            ParsedKind::Hardlink(target) if p.comps == want => {
+                result = FileLookup::HardlinkTo(join_lossy(&normalize(&target)?));
+            }
+            ParsedKind::File | ParsedKind::Hardlink(_) | ParsedKind::Symlink(_) if is_prefix => {
+                result = FileLookup::Deleted;
+            }
+            _ if p.comps == want => result = FileLookup::Deleted,
+            _ => {}
+        }
+    }
+    Ok(result)
+}
+
 pub(crate) fn join(comps: &[Vec<u8>]) -> Vec<u8> {
     comps.join(&b'/')
 }

@@ -213,7 +213,8 @@ impl<R: Read> TarReader<R> {
         if self.done {
             return Ok(None);
         }
-        self.discard(self.remaining + self.pad)?;
+        self.discard(self.remaining)?;
+        self.discard(self.pad)?;
         self.remaining = 0;
         self.pad = 0;
         let mut pax: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -440,6 +441,40 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    fn block(name: &str, typeflag: u8, size: u64) -> Vec<u8> {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(name).unwrap();
+        h.set_entry_type(tar::EntryType::new(typeflag));
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        h.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn huge_pax_size_is_an_error_not_an_overflow() {
+        let rec = b"29 size=18446744073709551615\n";
+        let mut tar = block("x", b'x', rec.len() as u64);
+        tar.extend_from_slice(rec);
+        tar.resize(1024, 0);
+        tar.extend(block("f", b'0', 0));
+        let mut r = TarReader::new(tar.as_slice());
+        let m = r.next_member().unwrap().unwrap();
+        assert_eq!((m.path.as_slice(), m.size), (&b"f"[..], u64::MAX));
+        assert!(r.next_member().is_err());
+    }
+
+    #[test]
+    fn extension_without_member_and_bad_checksum() {
+        let mut tar = block("x", b'L', 4);
+        tar.extend_from_slice(b"abc\0");
+        tar.resize(1024 + 1024, 0);
+        assert!(TarReader::new(tar.as_slice()).next_member().is_err());
+        let mut bad = block("f", b'0', 0);
+        bad[0] = b'g';
+        assert!(TarReader::new(bad.as_slice()).next_member().is_err());
     }
 
     #[test]

@@ -668,6 +668,18 @@ fn path_sources_are_read_and_changes_detected() {
         write_layer(vec![d], &opts(Compression::None), Vec::new()),
         Err(LayerError::NotRegularFile { .. })
     ));
+    std::os::unix::fs::symlink(&p, tmp.path().join("sym")).unwrap();
+    let sym = LayerEntry::new(
+        "s",
+        EntryKind::File(FileSource::Path(tmp.path().join("sym"))),
+        0o644,
+        0,
+        0,
+    );
+    assert!(matches!(
+        write_layer(vec![sym], &opts(Compression::None), Vec::new()),
+        Err(LayerError::NotRegularFile { .. })
+    ));
     let missing = LayerEntry::new(
         "m",
         EntryKind::File(FileSource::Path(tmp.path().join("nope"))),
@@ -765,7 +777,7 @@ fn raw_tar(members: &[RawMember]) -> Vec<u8> {
         u.name[..name.len()].copy_from_slice(name);
         u.linkname[..link.len()].copy_from_slice(link);
         h.set_entry_type(*kind);
-        h.set_mode(0o644);
+        h.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
         h.set_size(data.len() as u64);
         h.set_mtime(0);
         h.set_cksum();
@@ -981,7 +993,8 @@ fn gnu_tar_lists_and_extracts_the_layer() {
     std::fs::write(&layer, &blob).unwrap();
 
     let out = Command::new("tar")
-        .args(["--numeric-owner", "-tvzf"])
+        // No --numeric-owner: GNU tar shows numbers only because uname/gname are empty.
+        .args(["-tvzf"])
         .arg(&layer)
         .output()
         .unwrap();
@@ -1248,4 +1261,47 @@ fn write_to_a_failing_sink_reports_the_sink_error() {
             "{e}"
         );
     }
+}
+
+#[test]
+fn opaque_marker_after_children_keeps_this_layers_entries() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("d/olddir")).unwrap();
+    std::fs::write(root.path().join("d/old"), b"lower").unwrap();
+    let t = raw_tar(&[
+        (b"d/", tar::EntryType::Directory, b"", b""),
+        (b"d/new", tar::EntryType::Regular, b"", b"upper"),
+        (b"d/.wh..wh..opq", tar::EntryType::Regular, b"", b""),
+    ]);
+    extract_layer(t.as_slice(), "", root.path()).unwrap();
+    assert_eq!(std::fs::read(root.path().join("d/new")).unwrap(), b"upper");
+    assert!(!root.path().join("d/old").exists());
+    assert!(!root.path().join("d/olddir").exists());
+    assert!(!root.path().join("d/.wh..wh..opq").exists());
+}
+
+#[test]
+fn reads_gnu_long_names_from_other_tools() {
+    let long = format!("usr/share/{}/file", "n".repeat(180));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o755);
+    h.set_uid(7);
+    b.append_data(&mut h, &long, &b"abc"[..]).unwrap();
+    let data = b.into_inner().unwrap();
+    let infos = read_layer_entries(data.as_slice(), "").unwrap();
+    assert_eq!(infos.len(), 1);
+    assert_eq!(
+        (
+            infos[0].path.as_str(),
+            infos[0].size,
+            infos[0].mode,
+            infos[0].uid
+        ),
+        (long.as_str(), 3, 0o755, 7)
+    );
+    let root = tempfile::tempdir().unwrap();
+    extract_layer(data.as_slice(), "", root.path()).unwrap();
+    assert_eq!(std::fs::read(root.path().join(&long)).unwrap(), b"abc");
 }

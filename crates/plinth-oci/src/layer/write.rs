@@ -768,7 +768,22 @@ fn emit<S: ChunkSink>(
             tar.put_zeros(pad_len(hdr.size))?;
         }
         Body::File(FileSource::Path(path)) => {
-            let mut file = fs_err::File::open(path).map_err(LayerError::ReadSource)?;
+            // O_NOFOLLOW: a file swapped for a symlink after the walk is refused, not followed.
+            let flags = rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::CLOEXEC
+                | rustix::fs::OFlags::NOFOLLOW;
+            let fd =
+                rustix::fs::open(path, flags, rustix::fs::Mode::empty()).map_err(|e| match e {
+                    rustix::io::Errno::LOOP => LayerError::NotRegularFile { path: path.clone() },
+                    e => {
+                        let e = io::Error::from(e);
+                        LayerError::ReadSource(io::Error::new(
+                            e.kind(),
+                            format!("opening {}: {e}", path.display()),
+                        ))
+                    }
+                })?;
+            let mut file = fs_err::File::from_parts(std::fs::File::from(fd), path);
             let md = file.metadata().map_err(LayerError::ReadSource)?;
             if !md.is_file() {
                 return Err(LayerError::NotRegularFile { path: path.clone() });
