@@ -386,15 +386,17 @@ impl Store {
         }
         let store = Store { root };
         fs_err::create_dir_all(store.blobs_dir())?;
-        if !store.root.join(LAYOUT_FILE).exists() {
-            let content = format!("{{\"imageLayoutVersion\":\"{LAYOUT_VERSION}\"}}");
-            store.replace_file(&store.root.join(LAYOUT_FILE), content.as_bytes())?;
-        }
+        // index.json first, oci-layout last: a concurrent `open` that sees oci-layout also finds
+        // index.json.
         if !store.index_path().exists() {
             let _lock = store.index_lock()?;
             if !store.index_path().exists() {
                 store.write_index(&Index::default())?;
             }
+        }
+        if !store.root.join(LAYOUT_FILE).exists() {
+            let content = format!("{{\"imageLayoutVersion\":\"{LAYOUT_VERSION}\"}}");
+            store.replace_file(&store.root.join(LAYOUT_FILE), content.as_bytes())?;
         }
         Store::open(&store.root)
     }

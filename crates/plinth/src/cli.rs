@@ -20,7 +20,7 @@ use crate::render;
 pub struct Cli {
     /// The OCI image-layout directory that holds images [default: $XDG_DATA_HOME/plinth/store,
     /// or ~/.local/share/plinth/store].
-    #[arg(long, global = true, env = "PLINTH_STORE", value_name = "DIR")]
+    #[arg(long, global = true, env = "PLINTH_STORE", hide_env_values = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -73,11 +73,11 @@ pub struct BuildArgs {
 
     /// Timestamp for every file, history entry and the image (seconds since 1970) [default: the
     /// commit time of the context's git HEAD, else 0].
-    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
+    #[arg(long, env = "SOURCE_DATE_EPOCH", hide_env_values = true, value_name = "SECONDS")]
     pub source_date_epoch: Option<String>,
 
-    /// How to show progress: plain lines, JSON lines, or auto (plain; quiet when not a terminal is
-    /// not assumed, CI logs want the lines).
+    /// How to show progress on stderr: one line per step (auto, plain) or one JSON object per
+    /// event (json). The image digest always goes to stdout.
     #[arg(long, value_enum, default_value_t = render::ProgressMode::Auto)]
     pub progress: render::ProgressMode,
 
@@ -237,9 +237,7 @@ fn default_store() -> Result<PathBuf> {
 
 /// Opens the store, creating it when the directory does not exist yet (or is empty).
 fn open_store(path: &Path) -> Result<Store> {
-    let exists = path.join("oci-layout").exists();
-    let store = if exists { Store::open(path) } else { Store::init(path) };
-    store.with_context(|| format!("opening the store {}", path.display()))
+    Store::init(path).with_context(|| format!("opening the store {}", path.display()))
 }
 
 fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {

@@ -43,7 +43,7 @@ fn build_errors_are_clear() {
 
     let (status, stderr) = build_err(&env, "FROM scratch\nRUN echo hi\n");
     assert_eq!(status, 1, "{stderr}");
-    assert!(stderr.contains("RUN") && stderr.contains("line 2"), "{stderr}");
+    assert!(stderr.contains("Dockerfile:2: RUN echo hi"), "{stderr}");
 
     let (status, stderr) = build_err(&env, "FROM scratch AS a\nFROM scratch\n");
     assert_eq!(status, 0, "{stderr}");

@@ -77,7 +77,7 @@ impl Env {
 
     /// The image config as skopeo reads it from the store.
     pub fn config(&self, reference: &str) -> Value {
-        let out = tool("skopeo", &["inspect", "--config", &format!("oci:{}:{reference}", self.store().display())]);
+        let out = tool("skopeo", &["inspect", "--config", "--raw", &format!("oci:{}:{reference}", self.store().display())]);
         serde_json::from_str(&out).expect("skopeo config json")
     }
 }
