@@ -29,6 +29,7 @@ if [ "${PLINTH_TEST_NO_DOCKER:-}" != 1 ] && [ "$(id -u)" -eq 0 ] && command -v d
   done
   if DOCKER_HOST="unix://$sock" docker version >/dev/null 2>&1; then
     export PLINTH_TEST_DOCKER_HOST="unix://$sock"
+    echo "test.sh: dockerd is up at $PLINTH_TEST_DOCKER_HOST (for the docker load test)"
   else
     echo "test.sh: dockerd did not start; see below" >&2
     tail -20 "$workdir/dockerd.log" >&2

@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::{Env, SDE, tool, tool_run};
+use crate::support::{Env, tool, tool_run};
 
 #[test]
 fn every_config_instruction_lands_in_the_config() {
@@ -242,4 +242,50 @@ fn add_url_with_checksum() {
     let run = env.plinth(&["build", env.ctx().to_str().unwrap()]);
     assert_eq!(run.status, 1, "{}", run.stderr);
     assert!(run.stderr.contains(&sum.to_string()), "{}", run.stderr);
+}
+
+#[test]
+fn chown_and_workdir_owner_come_from_the_image_passwd() {
+    let env = Env::new();
+    env.write("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1500:1600:app:/home/app:/bin/sh\n");
+    env.write("etc/group", "root:x:0:\napp:x:1600:\nstaff:x:1700:app\n");
+    env.write("data.txt", "d\n");
+    env.build("FROM scratch\nCOPY etc/ /etc/\n", &["-t", "users:base"]);
+    env.build(
+        "FROM users:base\nCOPY --chown=app data.txt /a.txt\nCOPY --chown=app:staff data.txt /b.txt\nUSER app\nWORKDIR /home/app/work\n",
+        &["-t", "users:1"],
+    );
+    let root = unpack(&env, "users:1");
+    assert_eq!(meta(&root.join("a.txt")), (0o644, 1500, 1600), "a user name takes its primary group");
+    assert_eq!(meta(&root.join("b.txt")), (0o644, 1500, 1700), "user:group by name");
+    let w = meta(&root.join("home/app/work"));
+    assert_eq!((w.1, w.2), (1500, 1600), "WORKDIR is created for the USER");
+    // An unknown user is an error naming it.
+    env.write("Dockerfile", "FROM users:base\nCOPY --chown=nobody data.txt /c.txt\n");
+    let run = env.plinth(&["build", "."]);
+    assert_eq!(run.status, 1);
+    assert!(run.stderr.contains("nobody"), "{}", run.stderr);
+}
+
+#[test]
+fn onbuild_triggers_run_in_the_child_and_are_cleared() {
+    let env = Env::new();
+    env.write("marker.txt", "from the child context\n");
+    env.build("FROM scratch\nONBUILD COPY marker.txt /onbuild/\nONBUILD LABEL triggered=yes\n", &["-t", "onbuild:parent"]);
+    env.build("FROM onbuild:parent\nLABEL child=1\n", &["-t", "onbuild:child"]);
+    let cfg = env.config("onbuild:child");
+    assert_eq!(cfg["config"]["Labels"]["triggered"], "yes");
+    assert!(cfg["config"].get("OnBuild").is_none(), "triggers are not inherited further: {cfg}");
+    let root = unpack(&env, "onbuild:child");
+    assert!(root.join("onbuild/marker.txt").is_file());
+}
+
+#[test]
+fn from_platform_sets_the_image_platform() {
+    let env = Env::new();
+    env.build("FROM --platform=linux/arm64/v8 scratch\nLABEL a=b\n", &["-t", "plat:arm"]);
+    let cfg = env.config("plat:arm");
+    assert_eq!((cfg["os"].as_str(), cfg["architecture"].as_str(), cfg["variant"].as_str()), (Some("linux"), Some("arm64"), Some("v8")));
+    env.build("FROM scratch\n", &["-t", "plat:host"]);
+    assert_eq!(env.config("plat:host")["architecture"], "amd64");
 }
