@@ -11,12 +11,16 @@ use std::path::PathBuf;
 use plinth_dockerfile::{self as ins, Command, Lexer, ShellOrExec};
 use plinth_oci::layer::{self, Compression, EntryKind, LayerEntry, LayerOptions};
 use plinth_oci::store::{Store, StoreError};
-use plinth_oci::types::{Descriptor, EmptyObject, Healthcheck, History, ImageConfig, Manifest, RootFs, media};
+use plinth_oci::types::{
+    Descriptor, EmptyObject, Healthcheck, History, ImageConfig, Manifest, RootFs, media,
+};
 use plinth_oci::{Digest, json};
 use serde::Serialize;
 
 use crate::add::{AddEnv, AddRequest, GitDir, plan_add};
-use crate::context::{Chmod, CopyOptions, CopyRequest, CopySource, Owner, Ownership, SourceTree, plan_copy};
+use crate::context::{
+    Chmod, CopyOptions, CopyRequest, CopySource, Owner, Ownership, SourceTree, plan_copy,
+};
 use crate::fsview::{FsView, HeaderInfo, Node, NodeKind};
 use crate::{sde, userdb};
 use plinth_dockerfile::dockerignore::Dockerignore;
@@ -52,11 +56,29 @@ pub struct BuildResult {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum BuildEvent {
-    Start { dockerfile: String, epoch: i64, epoch_source: String, stages: usize },
-    Step { stage: String, index: usize, total: usize, instruction: String },
-    Layer { digest: Digest, size: u64 },
-    Warning { line: Option<u32>, message: String },
-    Tagged { name: String },
+    Start {
+        dockerfile: String,
+        epoch: i64,
+        epoch_source: String,
+        stages: usize,
+    },
+    Step {
+        stage: String,
+        index: usize,
+        total: usize,
+        instruction: String,
+    },
+    Layer {
+        digest: Digest,
+        size: u64,
+    },
+    Warning {
+        line: Option<u32>,
+        message: String,
+    },
+    Tagged {
+        name: String,
+    },
 }
 
 /// A Dockerfile error with its location: `FILE:LINE:COL: message`.
@@ -70,7 +92,11 @@ pub struct Diagnostic {
 
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
     }
 }
 
@@ -82,9 +108,17 @@ pub enum BuildError {
     Dockerfile(Diagnostic),
     /// A step failed.
     #[error("{file}:{line}: {instruction}: {message}")]
-    Step { file: String, line: u32, instruction: String, message: String },
+    Step {
+        file: String,
+        line: u32,
+        instruction: String,
+        message: String,
+    },
     #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("target stage {0:?} not found in the Dockerfile (stages: {1})")]
     UnknownTarget(String, String),
     #[error(transparent)]
@@ -106,23 +140,45 @@ fn host_platform() -> (&'static str, &'static str) {
 }
 
 /// Builds `opts` into `store`, reporting progress to `on_event`.
-pub fn build(store: &Store, opts: &BuildOptions, on_event: &mut dyn FnMut(BuildEvent)) -> Result<BuildResult, BuildError> {
+pub fn build(
+    store: &Store,
+    opts: &BuildOptions,
+    on_event: &mut dyn FnMut(BuildEvent),
+) -> Result<BuildResult, BuildError> {
     let file = opts.dockerfile.display().to_string();
     for tag in &opts.tags {
         plinth_oci::reference::normalize_ref(tag)?;
     }
-    let bytes = fs_err::read(&opts.dockerfile).map_err(|e| BuildError::Read { path: opts.dockerfile.clone(), source: e })?;
+    let bytes = fs_err::read(&opts.dockerfile).map_err(|e| BuildError::Read {
+        path: opts.dockerfile.clone(),
+        source: e,
+    })?;
     let src = String::from_utf8(bytes).map_err(|e| {
         let (line, col) = line_col(e.as_bytes(), e.utf8_error().valid_up_to());
-        BuildError::Dockerfile(Diagnostic { file: file.clone(), line, col, message: "the Dockerfile is not valid UTF-8".into() })
+        BuildError::Dockerfile(Diagnostic {
+            file: file.clone(),
+            line,
+            col,
+            message: "the Dockerfile is not valid UTF-8".into(),
+        })
     })?;
     let diag = |e: plinth_dockerfile::ParseError| {
-        BuildError::Dockerfile(Diagnostic { file: file.clone(), line: e.line, col: e.col, message: e.message.clone() })
+        BuildError::Dockerfile(Diagnostic {
+            file: file.clone(),
+            line: e.line,
+            col: e.col,
+            message: e.message.clone(),
+        })
     };
     let df = plinth_dockerfile::parse(&src).map_err(diag)?;
     let parsed = plinth_dockerfile::stages(&df).map_err(diag)?;
     if parsed.stages.is_empty() {
-        return Err(BuildError::Dockerfile(Diagnostic { file, line: 1, col: 1, message: "no FROM instruction: a Dockerfile needs at least one stage".into() }));
+        return Err(BuildError::Dockerfile(Diagnostic {
+            file,
+            line: 1,
+            col: 1,
+            message: "no FROM instruction: a Dockerfile needs at least one stage".into(),
+        }));
     }
     let (epoch, epoch_source) = sde::resolve(opts.source_date_epoch, &opts.context);
     let _session = store.session()?;
@@ -137,7 +193,13 @@ pub fn build(store: &Store, opts: &BuildOptions, on_event: &mut dyn FnMut(BuildE
         scratch_dirs: 0,
         used_build_args: BTreeSet::new(),
         extracted: HashMap::new(),
-        tmp: tempfile::Builder::new().prefix("plinth-build-").tempdir().map_err(|e| BuildError::Read { path: std::env::temp_dir(), source: e })?,
+        tmp: tempfile::Builder::new()
+            .prefix("plinth-build-")
+            .tempdir()
+            .map_err(|e| BuildError::Read {
+                path: std::env::temp_dir(),
+                source: e,
+            })?,
         on_event,
     };
     (engine.on_event)(BuildEvent::Start {
@@ -198,10 +260,21 @@ impl<'a> Engine<'a> {
     fn run(&mut self, parsed: &ins::ParsedStages) -> Result<BuildResult, BuildError> {
         let stages = &parsed.stages;
         let target = match &self.opts.target {
-            Some(t) => stages.iter().position(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(t))).ok_or_else(|| {
-                let names: Vec<&str> = stages.iter().filter_map(|s| s.name.as_deref()).collect();
-                BuildError::UnknownTarget(t.clone(), if names.is_empty() { "none named".into() } else { names.join(", ") })
-            })?,
+            Some(t) => stages
+                .iter()
+                .position(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(t)))
+                .ok_or_else(|| {
+                    let names: Vec<&str> =
+                        stages.iter().filter_map(|s| s.name.as_deref()).collect();
+                    BuildError::UnknownTarget(
+                        t.clone(),
+                        if names.is_empty() {
+                            "none named".into()
+                        } else {
+                            names.join(", ")
+                        },
+                    )
+                })?,
             None => stages.len() - 1,
         };
         let global = self.global_args(&parsed.meta_args)?;
@@ -219,10 +292,22 @@ impl<'a> Engine<'a> {
             .build_args
             .iter()
             .map(|(k, _)| k.as_str())
-            .filter(|k| !self.used_build_args.contains(*k) && !parsed.meta_args.iter().any(|a| a.args.iter().any(|p| p.key == *k)))
+            .filter(|k| {
+                !self.used_build_args.contains(*k)
+                    && !parsed
+                        .meta_args
+                        .iter()
+                        .any(|a| a.args.iter().any(|p| p.key == *k))
+            })
             .collect();
         if !unused.is_empty() {
-            (self.on_event)(BuildEvent::Warning { line: None, message: format!("build args were not consumed by any ARG: {}", unused.join(", ")) });
+            (self.on_event)(BuildEvent::Warning {
+                line: None,
+                message: format!(
+                    "build args were not consumed by any ARG: {}",
+                    unused.join(", ")
+                ),
+            });
         }
         let state = built[target].take().expect("target stage was built");
         self.commit_image(state)
@@ -230,7 +315,10 @@ impl<'a> Engine<'a> {
 
     /// Meta ARGs (before the first FROM) with their values: `--build-arg`, else the default expanded
     /// with the ARGs before it; plus the platform ARGs BuildKit predefines.
-    fn global_args(&mut self, meta: &[ins::ArgCommand]) -> Result<Vec<(String, Option<String>)>, BuildError> {
+    fn global_args(
+        &mut self,
+        meta: &[ins::ArgCommand],
+    ) -> Result<Vec<(String, Option<String>)>, BuildError> {
         let (os, arch) = host_platform();
         let mut vars: Vec<(String, Option<String>)> = vec![
             ("TARGETPLATFORM".into(), Some(format!("{os}/{arch}"))),
@@ -258,15 +346,42 @@ impl<'a> Engine<'a> {
     }
 
     fn build_arg(&self, name: &str) -> Option<String> {
-        self.opts.build_args.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.opts
+            .build_args
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 
-    fn expand(&self, word: &str, env: &BTreeMap<String, String>, line: u32) -> Result<String, BuildError> {
-        self.lex.process_word(word, env).map_err(|e| BuildError::Step { file: self.file.clone(), line, instruction: word.to_string(), message: e.to_string() })
+    fn expand(
+        &self,
+        word: &str,
+        env: &BTreeMap<String, String>,
+        line: u32,
+    ) -> Result<String, BuildError> {
+        self.lex
+            .process_word(word, env)
+            .map_err(|e| BuildError::Step {
+                file: self.file.clone(),
+                line,
+                instruction: word.to_string(),
+                message: e.to_string(),
+            })
     }
 
-    fn step_err(&self, cmd_line: u32, original: &str, message: impl std::fmt::Display) -> BuildError {
-        BuildError::Step { file: self.file.clone(), line: cmd_line, instruction: original.trim().to_string(), message: message.to_string() }
+    fn step_err(
+        &self,
+        cmd_line: u32,
+        original: &str,
+        message: impl std::fmt::Display,
+    ) -> BuildError {
+        BuildError::Step {
+            file: self.file.clone(),
+            line: cmd_line,
+            instruction: original.trim().to_string(),
+            message: message.to_string(),
+        }
     }
 
     fn build_stage(
@@ -277,12 +392,23 @@ impl<'a> Engine<'a> {
         stages: &[ins::Stage],
         built: &[Option<ImageState>],
     ) -> Result<ImageState, BuildError> {
-        let label = stage.name.clone().unwrap_or_else(|| format!("stage-{index}"));
+        let label = stage
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{index}"));
         let total = stage.commands.len() + 1;
         let line = stage.span().line;
         let from_text = stage.from.meta.original.clone();
-        (self.on_event)(BuildEvent::Step { stage: label.clone(), index: 1, total, instruction: from_text.clone() });
-        let from = stage.from.expand(&self.lex, &env_of(global)).map_err(|e| self.step_err(line, &from_text, e))?;
+        (self.on_event)(BuildEvent::Step {
+            stage: label.clone(),
+            index: 1,
+            total,
+            instruction: from_text.clone(),
+        });
+        let from = stage
+            .from
+            .expand(&self.lex, &env_of(global))
+            .map_err(|e| self.step_err(line, &from_text, e))?;
         let base_name = from.base.clone();
         let platform = match &from.platform {
             Some(p) => Some(parse_platform(p).map_err(|m| self.step_err(line, &from_text, m))?),
@@ -295,7 +421,14 @@ impl<'a> Engine<'a> {
                 state.config.architecture = arch;
                 state.config.variant = variant;
             } else if state.config.os != os || state.config.architecture != arch {
-                return Err(self.step_err(line, &from_text, format!("{base_name} is {}/{}, not the requested --platform={os}/{arch}", state.config.os, state.config.architecture)));
+                return Err(self.step_err(
+                    line,
+                    &from_text,
+                    format!(
+                        "{base_name} is {}/{}, not the requested --platform={os}/{arch}",
+                        state.config.os, state.config.architecture
+                    ),
+                ));
             }
         }
         state.cmd_set = false;
@@ -303,21 +436,43 @@ impl<'a> Engine<'a> {
         let triggers = std::mem::take(&mut state.config.config.on_build);
         let mut scope = Scope { args: Vec::new() };
         for trigger in &triggers {
-            let cmd = ins::parse_trigger(trigger).map_err(|e| self.step_err(line, trigger, format!("ONBUILD trigger from {base_name}: {}", e.message)))?;
+            let cmd = ins::parse_trigger(trigger).map_err(|e| {
+                self.step_err(
+                    line,
+                    trigger,
+                    format!("ONBUILD trigger from {base_name}: {}", e.message),
+                )
+            })?;
             self.dispatch(&mut state, &mut scope, &cmd, global, stages, built)?;
         }
         for (i, cmd) in stage.commands.iter().enumerate() {
-            (self.on_event)(BuildEvent::Step { stage: label.clone(), index: i + 2, total, instruction: cmd.meta().original.clone() });
+            (self.on_event)(BuildEvent::Step {
+                stage: label.clone(),
+                index: i + 2,
+                total,
+                instruction: cmd.meta().original.clone(),
+            });
             self.dispatch(&mut state, &mut scope, cmd, global, stages, built)?;
         }
         Ok(state)
     }
 
-    fn resolve_base(&mut self, name: &str, stage: &ins::Stage, stages: &[ins::Stage], built: &[Option<ImageState>]) -> Result<ImageState, BuildError> {
+    fn resolve_base(
+        &mut self,
+        name: &str,
+        stage: &ins::Stage,
+        stages: &[ins::Stage],
+        built: &[Option<ImageState>],
+    ) -> Result<ImageState, BuildError> {
         let (os, arch) = host_platform();
         if name.eq_ignore_ascii_case("scratch") {
             return Ok(ImageState {
-                config: ImageConfig { architecture: arch.into(), os: os.into(), rootfs: RootFs::default(), ..Default::default() },
+                config: ImageConfig {
+                    architecture: arch.into(),
+                    os: os.into(),
+                    rootfs: RootFs::default(),
+                    ..Default::default()
+                },
                 layers: Vec::new(),
                 fs: Some(FsView::default()),
                 cmd_set: false,
@@ -334,7 +489,10 @@ impl<'a> Engine<'a> {
                 return Err(self.step_err(
                     stage.span().line,
                     &stage.from.meta.original,
-                    format!("image {name:?} is not in the store {}: build it first or `plinth load` it", self.store.path().display()),
+                    format!(
+                        "image {name:?} is not in the store {}: build it first or `plinth load` it",
+                        self.store.path().display()
+                    ),
                 ));
             }
             Err(e) => return Err(e.into()),
@@ -342,8 +500,18 @@ impl<'a> Engine<'a> {
         let image = self.store.image(&desc)?;
         let mut config = image.config;
         config.created = None;
-        let layers = image.manifest.layers.into_iter().map(normalize_layer_media_type).collect();
-        Ok(ImageState { config, layers, fs: None, cmd_set: false })
+        let layers = image
+            .manifest
+            .layers
+            .into_iter()
+            .map(normalize_layer_media_type)
+            .collect();
+        Ok(ImageState {
+            config,
+            layers,
+            fs: None,
+            cmd_set: false,
+        })
     }
 
     /// The expansion environment: declared ARGs, overridden by ENV.
@@ -362,7 +530,13 @@ impl<'a> Engine<'a> {
     }
 
     fn history(&self, state: &mut ImageState, created_by: String, empty_layer: bool) {
-        state.config.history.push(History { created: Some(self.created.clone()), created_by: Some(created_by), author: None, comment: None, empty_layer });
+        state.config.history.push(History {
+            created: Some(self.created.clone()),
+            created_by: Some(created_by),
+            author: None,
+            comment: None,
+            empty_layer,
+        });
     }
 
     fn dispatch(
@@ -377,7 +551,9 @@ impl<'a> Engine<'a> {
         let line = cmd.meta().span.line;
         let original = cmd.meta().original.clone();
         let env = self.env(state, scope);
-        let cmd = cmd.expand(&self.lex, &env).map_err(|e| self.step_err(line, &original, e))?;
+        let cmd = cmd
+            .expand(&self.lex, &env)
+            .map_err(|e| self.step_err(line, &original, e))?;
         let cfg = &mut state.config.config;
         match &cmd {
             Command::Arg(a) => {
@@ -391,7 +567,10 @@ impl<'a> Engine<'a> {
                         }
                         None => match &pair.value {
                             Some(d) => Some(d.clone()),
-                            None => global.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.clone()),
+                            None => global
+                                .iter()
+                                .find(|(k, _)| k == name)
+                                .and_then(|(_, v)| v.clone()),
                         },
                     };
                     parts.push(match &pair.value {
@@ -406,14 +585,24 @@ impl<'a> Engine<'a> {
                 for kv in &e.pairs {
                     set_env(&mut cfg.env, &kv.key, &kv.value);
                 }
-                let text = e.pairs.iter().map(|kv| format!("{}={}", kv.key, kv.value)).collect::<Vec<_>>().join(" ");
+                let text = e
+                    .pairs
+                    .iter()
+                    .map(|kv| format!("{}={}", kv.key, kv.value))
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 self.history(state, format!("ENV {text}"), true);
             }
             Command::Label(l) => {
                 for kv in &l.pairs {
                     cfg.labels.insert(kv.key.clone(), kv.value.clone());
                 }
-                let text = l.pairs.iter().map(|kv| format!("{}={}", kv.key, kv.value)).collect::<Vec<_>>().join(" ");
+                let text = l
+                    .pairs
+                    .iter()
+                    .map(|kv| format!("{}={}", kv.key, kv.value))
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 self.history(state, format!("LABEL {text}"), true);
             }
             Command::Maintainer(m) => {
@@ -437,7 +626,11 @@ impl<'a> Engine<'a> {
             Command::Volume(v) => {
                 for p in &v.volumes {
                     if p.is_empty() {
-                        return Err(self.step_err(line, &original, "VOLUME specified can not be an empty string"));
+                        return Err(self.step_err(
+                            line,
+                            &original,
+                            "VOLUME specified can not be an empty string",
+                        ));
                     }
                     cfg.volumes.insert(p.clone(), EmptyObject {});
                 }
@@ -495,8 +688,22 @@ impl<'a> Engine<'a> {
                     "RUN needs plinth's build sandbox, which this build of plinth does not include; build images without RUN, or use a plinth with the sandbox",
                 ));
             }
-            Command::Copy(c) => self.copy(state, &CopyCommon::from_copy(c), line, &original, stages, built)?,
-            Command::Add(a) => self.copy(state, &CopyCommon::from_add(a), line, &original, stages, built)?,
+            Command::Copy(c) => self.copy(
+                state,
+                &CopyCommon::from_copy(c),
+                line,
+                &original,
+                stages,
+                built,
+            )?,
+            Command::Add(a) => self.copy(
+                state,
+                &CopyCommon::from_add(a),
+                line,
+                &original,
+                stages,
+                built,
+            )?,
         }
         Ok(())
     }
@@ -506,8 +713,14 @@ impl<'a> Engine<'a> {
             let mut view = FsView::default();
             for desc in &state.layers {
                 let blob = self.store.open_blob(&desc.digest)?;
-                let entries = layer::read_layer_entries(std::io::BufReader::new(blob), &desc.media_type)
-                    .map_err(|e| BuildError::Step { file: self.file.clone(), line: 0, instruction: "FROM".into(), message: format!("reading layer {}: {e}", desc.digest) })?;
+                let entries =
+                    layer::read_layer_entries(std::io::BufReader::new(blob), &desc.media_type)
+                        .map_err(|e| BuildError::Step {
+                            file: self.file.clone(),
+                            line: 0,
+                            instruction: "FROM".into(),
+                            message: format!("reading layer {}: {e}", desc.digest),
+                        })?;
                 let headers: Vec<HeaderInfo> = entries.iter().map(header_info).collect();
                 view.apply_tar_layer(&headers);
             }
@@ -517,12 +730,22 @@ impl<'a> Engine<'a> {
     }
 
     /// Reads a small regular file from the image's layers (top layer first), e.g. /etc/passwd.
-    fn read_image_file(&self, state: &ImageState, path: &str) -> Result<Option<Vec<u8>>, BuildError> {
+    fn read_image_file(
+        &self,
+        state: &ImageState,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, BuildError> {
         let mut want = path.trim_start_matches('/').to_string();
         let mut layers = state.layers.iter().rev().peekable();
         while let Some(desc) = layers.peek() {
             let blob = self.store.open_blob(&desc.digest)?;
-            let found = layer::read_layer_file(std::io::BufReader::new(blob), &desc.media_type, &want, 16 << 20).map_err(|e| BuildError::Step {
+            let found = layer::read_layer_file(
+                std::io::BufReader::new(blob),
+                &desc.media_type,
+                &want,
+                16 << 20,
+            )
+            .map_err(|e| BuildError::Step {
                 file: self.file.clone(),
                 line: 0,
                 instruction: String::new(),
@@ -542,19 +765,35 @@ impl<'a> Engine<'a> {
         Ok(None)
     }
 
-    fn resolve_owner(&self, state: &ImageState, spec: &str, line: u32, original: &str) -> Result<(u64, u64), BuildError> {
+    fn resolve_owner(
+        &self,
+        state: &ImageState,
+        spec: &str,
+        line: u32,
+        original: &str,
+    ) -> Result<(u64, u64), BuildError> {
         let passwd = self.read_image_file(state, "/etc/passwd")?;
         let group = self.read_image_file(state, "/etc/group")?;
-        userdb::resolve_chown(spec, passwd.as_deref(), group.as_deref()).map_err(|e| self.step_err(line, original, e))
+        userdb::resolve_chown(spec, passwd.as_deref(), group.as_deref())
+            .map_err(|e| self.step_err(line, original, e))
     }
 
-    fn workdir(&mut self, state: &mut ImageState, dir: &str, line: u32, original: &str) -> Result<(), BuildError> {
+    fn workdir(
+        &mut self,
+        state: &mut ImageState,
+        dir: &str,
+        line: u32,
+        original: &str,
+    ) -> Result<(), BuildError> {
         let rel = dir.trim_start_matches('/').to_string();
         if rel.is_empty() {
             self.history(state, format!("WORKDIR {dir}"), true);
             return Ok(());
         }
-        let exists = self.fs(state)?.get(&rel).is_some_and(|n| n.kind == NodeKind::Dir);
+        let exists = self
+            .fs(state)?
+            .get(&rel)
+            .is_some_and(|n| n.kind == NodeKind::Dir);
         if exists {
             self.history(state, format!("WORKDIR {dir}"), true);
             return Ok(());
@@ -580,7 +819,15 @@ impl<'a> Engine<'a> {
         self.commit_layer(state, entries, format!("WORKDIR {dir}"))
     }
 
-    fn copy(&mut self, state: &mut ImageState, c: &CopyCommon, line: u32, original: &str, stages: &[ins::Stage], built: &[Option<ImageState>]) -> Result<(), BuildError> {
+    fn copy(
+        &mut self,
+        state: &mut ImageState,
+        c: &CopyCommon,
+        line: u32,
+        original: &str,
+        stages: &[ins::Stage],
+        built: &[Option<ImageState>],
+    ) -> Result<(), BuildError> {
         let chown = match c.chown.as_deref().filter(|s| !s.is_empty()) {
             Some(spec) => {
                 let (uid, gid) = self.resolve_owner(state, spec, line, original)?;
@@ -589,12 +836,31 @@ impl<'a> Engine<'a> {
             None => None,
         };
         let chmod = match c.chmod.as_deref().filter(|s| !s.is_empty()) {
-            Some(m) => Some(Chmod::parse(m).map_err(|e| self.step_err(line, original, format!("invalid --chmod={m}: {}", e.0)))?),
+            Some(m) => Some(Chmod::parse(m).map_err(|e| {
+                self.step_err(line, original, format!("invalid --chmod={m}: {}", e.0))
+            })?),
             None => None,
         };
-        let workdir = state.config.config.working_dir.clone().unwrap_or_else(|| "/".into());
-        let options = CopyOptions { chown, chmod, parents: c.parents, exclude: c.exclude.clone() };
-        let mut sources: Vec<CopySource> = c.heredocs.iter().map(|h| CopySource::Inline { name: h.name.clone(), data: h.data.clone().into_bytes().into() }).collect();
+        let workdir = state
+            .config
+            .config
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| "/".into());
+        let options = CopyOptions {
+            chown,
+            chmod,
+            parents: c.parents,
+            exclude: c.exclude.clone(),
+        };
+        let mut sources: Vec<CopySource> = c
+            .heredocs
+            .iter()
+            .map(|h| CopySource::Inline {
+                name: h.name.clone(),
+                data: h.data.clone().into_bytes().into(),
+            })
+            .collect();
         sources.extend(c.sources.iter().cloned().map(CopySource::Path));
 
         let tree = match &c.from {
@@ -604,7 +870,10 @@ impl<'a> Engine<'a> {
             }
             None => {
                 if self.context.is_none() {
-                    self.context = Some(SourceTree::open_context(&self.opts.context, &self.opts.dockerfile).map_err(|e| self.step_err(line, original, e))?);
+                    self.context = Some(
+                        SourceTree::open_context(&self.opts.context, &self.opts.dockerfile)
+                            .map_err(|e| self.step_err(line, original, e))?,
+                    );
                 }
                 self.context.clone().expect("opened above")
             }
@@ -622,22 +891,50 @@ impl<'a> Engine<'a> {
                     workdir: workdir.clone(),
                     options: options.clone(),
                     checksum: a.checksum.clone(),
-                    git_dir: if a.keep_git_dir { GitDir::Keep } else { GitDir::Remove },
+                    git_dir: if a.keep_git_dir {
+                        GitDir::Keep
+                    } else {
+                        GitDir::Remove
+                    },
                 };
-                let env = AddEnv { tree: &tree, dest: dest_fs, scratch: &scratch, http_timeout: std::time::Duration::from_secs(300) };
+                let env = AddEnv {
+                    tree: &tree,
+                    dest: dest_fs,
+                    scratch: &scratch,
+                    http_timeout: std::time::Duration::from_secs(300),
+                };
                 let out = plan_add(&req, &env).map_err(|e| self.step_err(line, original, e))?;
                 let mut entries = out.entries;
                 if !c.heredocs.is_empty() {
-                    let req = CopyRequest { sources: sources.into_iter().filter(|s| matches!(s, CopySource::Inline { .. })).collect(), dest: c.dest.clone(), workdir, options };
-                    entries.extend(plan_copy(&tree, &req, dest_fs).map_err(|e| self.step_err(line, original, e))?);
+                    let req = CopyRequest {
+                        sources: sources
+                            .into_iter()
+                            .filter(|s| matches!(s, CopySource::Inline { .. }))
+                            .collect(),
+                        dest: c.dest.clone(),
+                        workdir,
+                        options,
+                    };
+                    entries.extend(
+                        plan_copy(&tree, &req, dest_fs)
+                            .map_err(|e| self.step_err(line, original, e))?,
+                    );
                 }
                 for w in out.warnings {
-                    (self.on_event)(BuildEvent::Warning { line: Some(line), message: w.to_string() });
+                    (self.on_event)(BuildEvent::Warning {
+                        line: Some(line),
+                        message: w.to_string(),
+                    });
                 }
                 entries
             }
             _ => {
-                let req = CopyRequest { sources, dest: c.dest.clone(), workdir, options };
+                let req = CopyRequest {
+                    sources,
+                    dest: c.dest.clone(),
+                    workdir,
+                    options,
+                };
                 plan_copy(&tree, &req, dest_fs).map_err(|e| self.step_err(line, original, e))?
             }
         };
@@ -646,11 +943,26 @@ impl<'a> Engine<'a> {
 
     /// The root filesystem of `COPY --from=X`: a stage (name or index) or an image in the store,
     /// extracted once per build into a temporary directory.
-    fn source_root(&mut self, from: &str, stages: &[ins::Stage], built: &[Option<ImageState>], line: u32, original: &str) -> Result<PathBuf, BuildError> {
-        let layers = match stage_index(stages, from).or_else(|| from.parse::<usize>().ok().filter(|i| *i < stages.len())) {
+    fn source_root(
+        &mut self,
+        from: &str,
+        stages: &[ins::Stage],
+        built: &[Option<ImageState>],
+        line: u32,
+        original: &str,
+    ) -> Result<PathBuf, BuildError> {
+        let layers = match stage_index(stages, from)
+            .or_else(|| from.parse::<usize>().ok().filter(|i| *i < stages.len()))
+        {
             Some(i) => match built.get(i) {
                 Some(Some(s)) => s.layers.clone(),
-                _ => return Err(self.step_err(line, original, format!("COPY --from={from}: that stage comes later or was not built"))),
+                _ => {
+                    return Err(self.step_err(
+                        line,
+                        original,
+                        format!("COPY --from={from}: that stage comes later or was not built"),
+                    ));
+                }
             },
             None => {
                 let desc = match self.store.resolve(from) {
@@ -660,31 +972,67 @@ impl<'a> Engine<'a> {
                     }
                     Err(e) => return Err(e.into()),
                 };
-                self.store.image(&desc)?.manifest.layers.into_iter().map(normalize_layer_media_type).collect()
+                self.store
+                    .image(&desc)?
+                    .manifest
+                    .layers
+                    .into_iter()
+                    .map(normalize_layer_media_type)
+                    .collect()
             }
         };
         let key: Vec<Digest> = layers.iter().map(|d| d.digest.clone()).collect();
         if let Some(p) = self.extracted.get(&key) {
             return Ok(p.clone());
         }
-        let root = self.tmp.path().join(format!("from-{}", self.extracted.len()));
+        let root = self
+            .tmp
+            .path()
+            .join(format!("from-{}", self.extracted.len()));
         fs_err::create_dir_all(&root).map_err(|e| self.step_err(line, original, e))?;
         for desc in &layers {
             let blob = self.store.open_blob(&desc.digest)?;
-            layer::extract_layer(std::io::BufReader::new(blob), &desc.media_type, &root).map_err(|e| self.step_err(line, original, format!("extracting layer {}: {e}", desc.digest)))?;
+            layer::extract_layer(std::io::BufReader::new(blob), &desc.media_type, &root).map_err(
+                |e| {
+                    self.step_err(
+                        line,
+                        original,
+                        format!("extracting layer {}: {e}", desc.digest),
+                    )
+                },
+            )?;
         }
         self.extracted.insert(key, root.clone());
         Ok(root)
     }
 
-    fn commit_layer(&mut self, state: &mut ImageState, entries: Vec<LayerEntry>, created_by: String) -> Result<(), BuildError> {
-        let opts = LayerOptions { compression: self.opts.compression, source_date_epoch: self.epoch };
+    fn commit_layer(
+        &mut self,
+        state: &mut ImageState,
+        entries: Vec<LayerEntry>,
+        created_by: String,
+    ) -> Result<(), BuildError> {
+        let opts = LayerOptions {
+            compression: self.opts.compression,
+            source_date_epoch: self.epoch,
+        };
         let writer = self.store.blob_writer()?;
-        let (written, writer) = layer::write_layer(entries.clone(), &opts, writer).map_err(|e| BuildError::Step { file: self.file.clone(), line: 0, instruction: created_by.clone(), message: e.to_string() })?;
+        let (written, writer) =
+            layer::write_layer(entries.clone(), &opts, writer).map_err(|e| BuildError::Step {
+                file: self.file.clone(),
+                line: 0,
+                instruction: created_by.clone(),
+                message: e.to_string(),
+            })?;
         let (digest, size) = writer.commit()?;
         debug_assert_eq!(digest, written.digest);
-        (self.on_event)(BuildEvent::Layer { digest: digest.clone(), size });
-        state.layers.push(Descriptor::new(written.media_type, digest, size));
+        (self.on_event)(BuildEvent::Layer {
+            digest: digest.clone(),
+            size,
+        });
+        state
+            .layers
+            .push(Descriptor::new(written.media_type, digest, size));
         state.config.rootfs.diff_ids.push(written.diff_id);
         self.history(state, created_by, false);
         self.fs(state)?.apply_entries(&entries);
@@ -694,7 +1042,12 @@ impl<'a> Engine<'a> {
     fn commit_image(&mut self, state: ImageState) -> Result<BuildResult, BuildError> {
         let mut config = state.config;
         config.created = Some(self.created.clone());
-        let config_bytes = json::to_canonical_vec(&config).map_err(|e| BuildError::Step { file: self.file.clone(), line: 0, instruction: "config".into(), message: e.to_string() })?;
+        let config_bytes = json::to_canonical_vec(&config).map_err(|e| BuildError::Step {
+            file: self.file.clone(),
+            line: 0,
+            instruction: "config".into(),
+            message: e.to_string(),
+        })?;
         let config_desc = self.store.write_blob(media::OCI_CONFIG, &config_bytes)?;
         let size = config_desc.size + state.layers.iter().map(|l| l.size).sum::<u64>();
         let layers = state.layers.len();
@@ -707,17 +1060,35 @@ impl<'a> Engine<'a> {
             subject: None,
             annotations: BTreeMap::new(),
         };
-        let manifest_bytes = json::to_canonical_vec(&manifest).map_err(|e| BuildError::Step { file: self.file.clone(), line: 0, instruction: "manifest".into(), message: e.to_string() })?;
-        let manifest_desc = self.store.write_blob(media::OCI_MANIFEST, &manifest_bytes)?;
+        let manifest_bytes = json::to_canonical_vec(&manifest).map_err(|e| BuildError::Step {
+            file: self.file.clone(),
+            line: 0,
+            instruction: "manifest".into(),
+            message: e.to_string(),
+        })?;
+        let manifest_desc = self
+            .store
+            .write_blob(media::OCI_MANIFEST, &manifest_bytes)?;
         if self.opts.tags.is_empty() {
             self.store.add_untagged(&manifest_desc)?;
         } else {
-            let refs: Vec<(&str, &Descriptor)> = self.opts.tags.iter().map(|t| (t.as_str(), &manifest_desc)).collect();
+            let refs: Vec<(&str, &Descriptor)> = self
+                .opts
+                .tags
+                .iter()
+                .map(|t| (t.as_str(), &manifest_desc))
+                .collect();
             for name in self.store.set_refs(&refs)? {
                 (self.on_event)(BuildEvent::Tagged { name });
             }
         }
-        Ok(BuildResult { manifest: manifest_desc, config: config_desc.digest, size, layers, epoch: self.epoch })
+        Ok(BuildResult {
+            manifest: manifest_desc,
+            config: config_desc.digest,
+            size,
+            layers,
+            epoch: self.epoch,
+        })
     }
 }
 
@@ -765,31 +1136,69 @@ impl CopyCommon {
             chmod: a.chmod.clone(),
             parents: false,
             exclude: a.exclude.clone(),
-            add: Some(AddFlags { checksum: a.checksum.clone(), keep_git_dir: a.keep_git_dir.unwrap_or(false) }),
+            add: Some(AddFlags {
+                checksum: a.checksum.clone(),
+                keep_git_dir: a.keep_git_dir.unwrap_or(false),
+            }),
         }
     }
 }
 
 fn header_info(e: &layer::LayerEntryInfo) -> HeaderInfo {
-    let node = |kind| Node { kind, mode: e.mode, uid: e.uid, gid: e.gid };
+    let node = |kind| Node {
+        kind,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+    };
     let (path, kind, target) = match &e.kind {
         layer::EntryInfoKind::Dir => (e.path.clone(), NodeKind::Dir, None),
-        layer::EntryInfoKind::File | layer::EntryInfoKind::Hardlink { .. } => (e.path.clone(), NodeKind::File, None),
-        layer::EntryInfoKind::Symlink { target } => (e.path.clone(), NodeKind::Symlink, Some(target.clone())),
+        layer::EntryInfoKind::File | layer::EntryInfoKind::Hardlink { .. } => {
+            (e.path.clone(), NodeKind::File, None)
+        }
+        layer::EntryInfoKind::Symlink { target } => {
+            (e.path.clone(), NodeKind::Symlink, Some(target.clone()))
+        }
         layer::EntryInfoKind::Whiteout => {
             let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", &e.path));
-            (if dir.is_empty() { format!(".wh.{name}") } else { format!("{dir}/.wh.{name}") }, NodeKind::Other, None)
+            (
+                if dir.is_empty() {
+                    format!(".wh.{name}")
+                } else {
+                    format!("{dir}/.wh.{name}")
+                },
+                NodeKind::Other,
+                None,
+            )
         }
-        layer::EntryInfoKind::OpaqueWhiteout => {
-            (if e.path.is_empty() { ".wh..wh..opq".to_string() } else { format!("{}/.wh..wh..opq", e.path) }, NodeKind::Other, None)
-        }
+        layer::EntryInfoKind::OpaqueWhiteout => (
+            if e.path.is_empty() {
+                ".wh..wh..opq".to_string()
+            } else {
+                format!("{}/.wh..wh..opq", e.path)
+            },
+            NodeKind::Other,
+            None,
+        ),
         _ => (e.path.clone(), NodeKind::Other, None),
     };
-    HeaderInfo { path, node: node(kind), target }
+    HeaderInfo {
+        path,
+        node: node(kind),
+        target,
+    }
 }
 
 fn dir_entry(path: &str, mode: u32, owner: (u64, u64)) -> LayerEntry {
-    LayerEntry { path: path.to_string(), kind: EntryKind::Dir, mode, uid: owner.0, gid: owner.1, mtime: None, xattrs: BTreeMap::new() }
+    LayerEntry {
+        path: path.to_string(),
+        kind: EntryKind::Dir,
+        mode,
+        uid: owner.0,
+        gid: owner.1,
+        mtime: None,
+        xattrs: BTreeMap::new(),
+    }
 }
 
 /// Docker layers in an OCI manifest get the equivalent OCI media type (same bytes).
@@ -803,11 +1212,20 @@ fn normalize_layer_media_type(mut d: Descriptor) -> Descriptor {
 }
 
 fn stage_index(stages: &[ins::Stage], name: &str) -> Option<usize> {
-    stages.iter().position(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+    stages.iter().position(|s| {
+        s.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    })
 }
 
 /// The stages `target` depends on (FROM another stage, COPY --from a stage), transitively.
-fn needed_stages(stages: &[ins::Stage], target: usize, lex: &Lexer, global: &[(String, Option<String>)]) -> BTreeSet<usize> {
+fn needed_stages(
+    stages: &[ins::Stage],
+    target: usize,
+    lex: &Lexer,
+    global: &[(String, Option<String>)],
+) -> BTreeSet<usize> {
     let env = env_of(global);
     let mut needed = BTreeSet::new();
     let mut todo = vec![target];
@@ -816,7 +1234,10 @@ fn needed_stages(stages: &[ins::Stage], target: usize, lex: &Lexer, global: &[(S
             continue;
         }
         let stage = &stages[i];
-        let mut refs = vec![lex.process_word(&stage.from.base, &env).unwrap_or_else(|_| stage.from.base.clone())];
+        let mut refs = vec![
+            lex.process_word(&stage.from.base, &env)
+                .unwrap_or_else(|_| stage.from.base.clone()),
+        ];
         for cmd in &stage.commands {
             if let Command::Copy(c) = cmd
                 && let Some(from) = &c.from
@@ -825,7 +1246,9 @@ fn needed_stages(stages: &[ins::Stage], target: usize, lex: &Lexer, global: &[(S
             }
         }
         for r in refs {
-            if let Some(j) = stage_index(&stages[..i], &r).or_else(|| r.parse::<usize>().ok().filter(|j| *j < i)) {
+            if let Some(j) =
+                stage_index(&stages[..i], &r).or_else(|| r.parse::<usize>().ok().filter(|j| *j < i))
+            {
                 todo.push(j);
             }
         }
@@ -837,14 +1260,22 @@ fn needed_stages(stages: &[ins::Stage], target: usize, lex: &Lexer, global: &[(S
 fn parse_platform(p: &str) -> Result<(String, String, Option<String>), String> {
     let parts: Vec<&str> = p.split('/').collect();
     match parts.as_slice() {
-        [os, arch] if !os.is_empty() && !arch.is_empty() => Ok((os.to_string(), arch.to_string(), None)),
-        [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => Ok((os.to_string(), arch.to_string(), Some(variant.to_string()))),
-        _ => Err(format!("invalid --platform={p:?}: expected os/arch[/variant], e.g. linux/amd64")),
+        [os, arch] if !os.is_empty() && !arch.is_empty() => {
+            Ok((os.to_string(), arch.to_string(), None))
+        }
+        [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => {
+            Ok((os.to_string(), arch.to_string(), Some(variant.to_string())))
+        }
+        _ => Err(format!(
+            "invalid --platform={p:?}: expected os/arch[/variant], e.g. linux/amd64"
+        )),
     }
 }
 
 fn env_of(vars: &[(String, Option<String>)]) -> BTreeMap<String, String> {
-    vars.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone()))).collect()
+    vars.iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+        .collect()
 }
 
 fn set_var(vars: &mut Vec<(String, Option<String>)>, name: &str, value: Option<String>) {
@@ -856,7 +1287,10 @@ fn set_var(vars: &mut Vec<(String, Option<String>)>, name: &str, value: Option<S
 
 fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
     let entry = format!("{key}={value}");
-    match env.iter_mut().find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key) {
+    match env
+        .iter_mut()
+        .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
+    {
         Some(slot) => *slot = entry,
         None => env.push(entry),
     }
@@ -867,7 +1301,11 @@ fn with_shell(form: &ShellOrExec, shell: &[String]) -> Vec<String> {
     match form {
         ShellOrExec::Exec(v) => v.clone(),
         ShellOrExec::Shell(s) => {
-            let mut v: Vec<String> = if shell.is_empty() { vec!["/bin/sh".into(), "-c".into()] } else { shell.to_vec() };
+            let mut v: Vec<String> = if shell.is_empty() {
+                vec!["/bin/sh".into(), "-c".into()]
+            } else {
+                shell.to_vec()
+            };
             v.push(s.clone());
             v
         }
@@ -876,7 +1314,10 @@ fn with_shell(form: &ShellOrExec, shell: &[String]) -> Vec<String> {
 
 /// `["a" "b"]`, the way BuildKit writes argument lists into history (Go's `%q` of a slice).
 fn go_quote_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| serde_json::to_string(s).unwrap_or_default()).collect();
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|s| serde_json::to_string(s).unwrap_or_default())
+        .collect();
     format!("[{}]", quoted.join(" "))
 }
 
@@ -889,7 +1330,10 @@ fn expand_port(spec: &str) -> Result<Vec<String>, String> {
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
         return Err(format!("invalid protocol {proto:?} in EXPOSE {spec}"));
     }
-    let parse = |s: &str| s.parse::<u16>().map_err(|_| format!("invalid port {s:?} in EXPOSE {spec}"));
+    let parse = |s: &str| {
+        s.parse::<u16>()
+            .map_err(|_| format!("invalid port {s:?} in EXPOSE {spec}"))
+    };
     let (lo, hi) = match ports.split_once('-') {
         Some((a, b)) => (parse(a)?, parse(b)?),
         None => {
@@ -905,7 +1349,11 @@ fn expand_port(spec: &str) -> Result<Vec<String>, String> {
 
 /// Resolves `path` against `cwd` and cleans it (`.`/`..`/duplicate slashes), keeping it absolute.
 pub fn resolve_path(cwd: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') { path.to_string() } else { format!("{cwd}/{path}") };
+    let joined = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{cwd}/{path}")
+    };
     let mut parts: Vec<&str> = Vec::new();
     for comp in joined.split('/') {
         match comp {
@@ -927,7 +1375,10 @@ mod tests {
     fn ports() {
         assert_eq!(expand_port("80").unwrap(), ["80/tcp"]);
         assert_eq!(expand_port("53/UDP").unwrap(), ["53/udp"]);
-        assert_eq!(expand_port("8000-8002").unwrap(), ["8000/tcp", "8001/tcp", "8002/tcp"]);
+        assert_eq!(
+            expand_port("8000-8002").unwrap(),
+            ["8000/tcp", "8001/tcp", "8002/tcp"]
+        );
         assert!(expand_port("http").is_err());
         assert!(expand_port("80/icmp").is_err());
     }
@@ -942,7 +1393,10 @@ mod tests {
 
     #[test]
     fn history_quoting_matches_buildkit() {
-        assert_eq!(go_quote_list(&["/bin/sh".into(), "-c".into(), "echo \"hi\"".into()]), r#"["/bin/sh" "-c" "echo \"hi\""]"#);
+        assert_eq!(
+            go_quote_list(&["/bin/sh".into(), "-c".into(), "echo \"hi\"".into()]),
+            r#"["/bin/sh" "-c" "echo \"hi\""]"#
+        );
     }
 
     #[test]

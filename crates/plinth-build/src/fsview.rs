@@ -50,7 +50,9 @@ impl DestFs for FsView {
         let node = self.nodes.get(path)?;
         Some(match node.kind {
             NodeKind::Dir => DestNode::Dir,
-            NodeKind::Symlink => DestNode::Symlink { target: self.targets.get(path).cloned().unwrap_or_default() },
+            NodeKind::Symlink => DestNode::Symlink {
+                target: self.targets.get(path).cloned().unwrap_or_default(),
+            },
             NodeKind::File | NodeKind::Other => DestNode::File,
         })
     }
@@ -85,7 +87,9 @@ impl FsView {
                 self.remove_children(&p);
             }
             match &h.target {
-                Some(t) if h.node.kind == NodeKind::Symlink => self.targets.insert(p.clone(), t.clone()),
+                Some(t) if h.node.kind == NodeKind::Symlink => {
+                    self.targets.insert(p.clone(), t.clone())
+                }
                 _ => self.targets.remove(&p),
             };
             self.nodes.insert(p, h.node);
@@ -113,10 +117,20 @@ impl FsView {
                 self.remove_children(&e.path);
             }
             match &e.kind {
-                EntryKind::Symlink { target } => self.targets.insert(e.path.clone(), target.clone()),
+                EntryKind::Symlink { target } => {
+                    self.targets.insert(e.path.clone(), target.clone())
+                }
                 _ => self.targets.remove(&e.path),
             };
-            self.nodes.insert(e.path.clone(), Node { kind, mode: e.mode, uid: e.uid, gid: e.gid });
+            self.nodes.insert(
+                e.path.clone(),
+                Node {
+                    kind,
+                    mode: e.mode,
+                    uid: e.uid,
+                    gid: e.gid,
+                },
+            );
         }
     }
 
@@ -133,7 +147,12 @@ impl FsView {
             return;
         }
         let prefix = format!("{dir}/");
-        let doomed: Vec<String> = self.nodes.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+        let doomed: Vec<String> = self
+            .nodes
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in doomed {
             self.nodes.remove(&k);
             self.targets.remove(&k);
@@ -150,7 +169,11 @@ fn split(path: &str) -> (&str, &str) {
 }
 
 fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 #[cfg(test)]
@@ -158,18 +181,43 @@ mod tests {
     use super::*;
 
     fn h(path: &str, kind: NodeKind) -> HeaderInfo {
-        HeaderInfo { path: path.to_string(), node: Node { kind, mode: 0o755, uid: 0, gid: 0 }, target: None }
+        HeaderInfo {
+            path: path.to_string(),
+            node: Node {
+                kind,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            },
+            target: None,
+        }
     }
 
     #[test]
     fn whiteouts_and_opaque_dirs_hide_lower_layers() {
         let mut v = FsView::default();
-        v.apply_tar_layer(&[h("etc/", NodeKind::Dir), h("etc/a", NodeKind::File), h("etc/b", NodeKind::File), h("var/x/y", NodeKind::File), h("var/x", NodeKind::Dir)]);
-        v.apply_tar_layer(&[h("etc/.wh.a", NodeKind::File), h("var/x/.wh..wh..opq", NodeKind::File), h("var/x/new", NodeKind::File)]);
+        v.apply_tar_layer(&[
+            h("etc/", NodeKind::Dir),
+            h("etc/a", NodeKind::File),
+            h("etc/b", NodeKind::File),
+            h("var/x/y", NodeKind::File),
+            h("var/x", NodeKind::Dir),
+        ]);
+        v.apply_tar_layer(&[
+            h("etc/.wh.a", NodeKind::File),
+            h("var/x/.wh..wh..opq", NodeKind::File),
+            h("var/x/new", NodeKind::File),
+        ]);
         assert!(v.get("etc/a").is_none());
         assert!(v.get("/etc/b").is_some());
-        assert!(v.get("var/x/y").is_none(), "opaque dir hides lower contents");
-        assert!(v.get("var/x/new").is_some(), "but keeps its own layer's entries");
+        assert!(
+            v.get("var/x/y").is_none(),
+            "opaque dir hides lower contents"
+        );
+        assert!(
+            v.get("var/x/new").is_some(),
+            "but keeps its own layer's entries"
+        );
         assert_eq!(v.get("etc").unwrap().kind, NodeKind::Dir);
     }
 

@@ -31,7 +31,9 @@ pub fn parse(value: &str) -> Result<i64, String> {
     let v = value.trim();
     match v.parse::<i64>() {
         Ok(n) if n >= 0 => Ok(n),
-        _ => Err(format!("SOURCE_DATE_EPOCH must be a non-negative integer number of seconds, got {value:?}")),
+        _ => Err(format!(
+            "SOURCE_DATE_EPOCH must be a non-negative integer number of seconds, got {value:?}"
+        )),
     }
 }
 
@@ -94,8 +96,20 @@ mod tests {
         run(&["init", "-q"]);
         std::fs::write(dir.path().join("f"), "x").unwrap();
         run(&["add", "f"]);
-        run(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "m"]);
-        assert_eq!(resolve(None, dir.path()), (1_600_000_000, EpochSource::GitHead));
+        run(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "-m",
+            "m",
+        ]);
+        assert_eq!(
+            resolve(None, dir.path()),
+            (1_600_000_000, EpochSource::GitHead)
+        );
         assert_eq!(resolve(Some(5), dir.path()), (5, EpochSource::Explicit));
     }
 }

@@ -23,6 +23,9 @@ mod tests {
         for k in ["zeta", "alpha", "mid", "beta"] {
             m.insert(k, 1);
         }
-        assert_eq!(to_canonical_vec(&m).unwrap(), br#"{"alpha":1,"beta":1,"mid":1,"zeta":1}"#);
+        assert_eq!(
+            to_canonical_vec(&m).unwrap(),
+            br#"{"alpha":1,"beta":1,"mid":1,"zeta":1}"#
+        );
     }
 }

@@ -232,6 +232,16 @@ pub struct RefInfo {
     pub summary: Result<ImageSummary>,
 }
 
+/// One entry of `index.json` as [`Store::list_images`] lists it.
+#[derive(Debug)]
+pub struct ListedImage {
+    /// The ref name; `None` for an untagged image.
+    pub name: Option<String>,
+    pub descriptor: Descriptor,
+    /// The image's details, or why they could not be read.
+    pub summary: Result<ImageSummary>,
+}
+
 /// Size and creation time of an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSummary {
@@ -902,7 +912,7 @@ impl Store {
     }
 
     /// Every image entry of `index.json`, named or not, with its details.
-    pub fn list_images(&self) -> Result<Vec<(Option<String>, Descriptor, Result<ImageSummary>)>> {
+    pub fn list_images(&self) -> Result<Vec<ListedImage>> {
         let index = self.index()?;
         Ok(index
             .manifests
@@ -913,7 +923,11 @@ impl Store {
                     size: img.size(),
                     created: img.config.created.clone(),
                 });
-                (ref_name(&d).map(str::to_string), d, summary)
+                ListedImage {
+                    name: ref_name(&d).map(str::to_string),
+                    descriptor: d,
+                    summary,
+                }
             })
             .collect())
     }
@@ -922,7 +936,9 @@ impl Store {
     /// index entry of that image. Returns the names (or digests, for unnamed entries) removed.
     pub fn remove_image(&self, reference: &str) -> Result<Vec<String>> {
         let found = self.resolve(reference)?;
-        if let Some(name) = found.name.filter(|n| n == reference || normalize_ref(reference).ok().as_deref() == Some(n.as_str())) {
+        if let Some(name) = found.name.filter(|n| {
+            n == reference || normalize_ref(reference).ok().as_deref() == Some(n.as_str())
+        }) {
             self.remove_ref(&name)?;
             return Ok(vec![name]);
         }

@@ -19,7 +19,8 @@ pub mod media {
     pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
     pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
     pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-    pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+    pub const DOCKER_MANIFEST_LIST: &str =
+        "application/vnd.docker.distribution.manifest.list.v2+json";
     pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
     pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
     pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
@@ -65,7 +66,11 @@ pub struct Platform {
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
 }
 
@@ -203,7 +208,10 @@ pub struct RootFs {
 
 impl Default for RootFs {
     fn default() -> Self {
-        RootFs { typ: "layers".to_string(), diff_ids: Vec::new() }
+        RootFs {
+            typ: "layers".to_string(),
+            diff_ids: Vec::new(),
+        }
     }
 }
 
@@ -233,7 +241,12 @@ mod tests {
         assert_eq!(c.config.healthcheck.as_ref().unwrap().retries, 3);
         assert_eq!(c.extra["container"], "abc");
         let out = String::from_utf8(crate::json::to_canonical_vec(&c).unwrap()).unwrap();
-        assert!(out.contains(r#""Healthcheck":{"Interval":30000000000,"Retries":3,"Test":["CMD-SHELL","true"]}"#), "{out}");
+        assert!(
+            out.contains(
+                r#""Healthcheck":{"Interval":30000000000,"Retries":3,"Test":["CMD-SHELL","true"]}"#
+            ),
+            "{out}"
+        );
         assert!(out.contains(r#""Domainname":"""#));
     }
 }

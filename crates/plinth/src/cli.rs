@@ -16,11 +16,22 @@ use crate::render;
 /// Images are built into a local OCI image-layout store (see --store), bit-for-bit reproducible:
 /// the same Dockerfile, context, build args and SOURCE_DATE_EPOCH give the same digest anywhere.
 #[derive(Debug, Parser)]
-#[command(name = "plinth", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "plinth",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// The OCI image-layout directory that holds images [default: $XDG_DATA_HOME/plinth/store,
     /// or ~/.local/share/plinth/store].
-    #[arg(long, global = true, env = "PLINTH_STORE", hide_env_values = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "PLINTH_STORE",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     pub store: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -73,7 +84,12 @@ pub struct BuildArgs {
 
     /// Timestamp for every file, history entry and the image (seconds since 1970) [default: the
     /// commit time of the context's git HEAD, else 0].
-    #[arg(long, env = "SOURCE_DATE_EPOCH", hide_env_values = true, value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "SOURCE_DATE_EPOCH",
+        hide_env_values = true,
+        value_name = "SECONDS"
+    )]
     pub source_date_epoch: Option<String>,
 
     /// How to show progress on stderr: one line per step (auto, plain) or one JSON object per
@@ -192,7 +208,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
-            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Gc(args) => {
             let store = open_store(&store_path)?;
@@ -242,7 +262,9 @@ fn open_store(path: &Path) -> Result<Store> {
 
 fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
     let source_date_epoch = match &args.source_date_epoch {
-        Some(v) if !v.is_empty() => Some(plinth_build::sde::parse(v).map_err(|e| UsageError(format!("error: {e}")))?),
+        Some(v) if !v.is_empty() => {
+            Some(plinth_build::sde::parse(v).map_err(|e| UsageError(format!("error: {e}")))?)
+        }
         _ => None,
     };
     let mut build_args = Vec::new();
@@ -257,7 +279,10 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
             }
         }
     }
-    let dockerfile = args.file.clone().unwrap_or_else(|| args.context.join("Dockerfile"));
+    let dockerfile = args
+        .file
+        .clone()
+        .unwrap_or_else(|| args.context.join("Dockerfile"));
     let opts = plinth_build::BuildOptions {
         dockerfile,
         context: args.context.clone(),
@@ -272,8 +297,12 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
     let result = plinth_build::build(&store, &opts, &mut |ev| renderer.event(&ev));
     let result = match result {
         Ok(r) => r,
-        Err(plinth_build::BuildError::Dockerfile(diag)) => return Err(UsageError(diag.to_string()).into()),
-        Err(e @ plinth_build::BuildError::Tag(_)) => return Err(UsageError(format!("error: {e}")).into()),
+        Err(plinth_build::BuildError::Dockerfile(diag)) => {
+            return Err(UsageError(diag.to_string()).into());
+        }
+        Err(e @ plinth_build::BuildError::Tag(_)) => {
+            return Err(UsageError(format!("error: {e}")).into());
+        }
         Err(e) => return Err(anyhow::Error::new(e)),
     };
     renderer.finish(&result);
@@ -287,17 +316,27 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
 fn save(store_path: &Path, args: SaveArgs) -> Result<ExitCode> {
     let store = open_store(store_path)?;
     let refs: Vec<&str> = args.images.iter().map(String::as_str).collect();
-    let dir = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a file in {}", dir.display()))?;
+    let dir = args
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         match args.format {
-            ArchiveFormat::OciArchive => plinth_oci::archive::save_oci_archive(&store, &refs, &mut w)?,
-            ArchiveFormat::DockerArchive => plinth_oci::archive::save_docker_archive(&store, &refs, &mut w)?,
+            ArchiveFormat::OciArchive => {
+                plinth_oci::archive::save_oci_archive(&store, &refs, &mut w)?
+            }
+            ArchiveFormat::DockerArchive => {
+                plinth_oci::archive::save_docker_archive(&store, &refs, &mut w)?
+            }
         };
         std::io::Write::flush(&mut w)?;
     }
     tmp.as_file().sync_all()?;
-    tmp.persist(&args.output).with_context(|| format!("writing {}", args.output.display()))?;
+    tmp.persist(&args.output)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     Ok(ExitCode::SUCCESS)
 }

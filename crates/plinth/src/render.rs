@@ -7,8 +7,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 use plinth_build::{BuildEvent, BuildResult};
 use plinth_oci::Digest;
-use plinth_oci::store::{ImageSummary, StoreError};
-use plinth_oci::types::Descriptor;
+use plinth_oci::store::ListedImage;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -36,7 +35,11 @@ pub struct BuildRenderer {
 
 impl BuildRenderer {
     pub fn new(mode: ProgressMode, _is_terminal: bool) -> Self {
-        BuildRenderer { mode, started: Instant::now(), step_started: Instant::now() }
+        BuildRenderer {
+            mode,
+            started: Instant::now(),
+            step_started: Instant::now(),
+        }
     }
 
     pub fn event(&mut self, ev: &BuildEvent) {
@@ -48,12 +51,22 @@ impl BuildRenderer {
             return;
         }
         let _ = match ev {
-            BuildEvent::Start { dockerfile, epoch, epoch_source, stages } => writeln!(
+            BuildEvent::Start {
+                dockerfile,
+                epoch,
+                epoch_source,
+                stages,
+            } => writeln!(
                 err,
                 "building {dockerfile} ({stages} stage{}; SOURCE_DATE_EPOCH={epoch} from {epoch_source})",
                 if *stages == 1 { "" } else { "s" }
             ),
-            BuildEvent::Step { stage, index, total, instruction } => {
+            BuildEvent::Step {
+                stage,
+                index,
+                total,
+                instruction,
+            } => {
                 self.step_started = Instant::now();
                 writeln!(err, "[{stage} {index}/{total}] {instruction}")
             }
@@ -97,15 +110,30 @@ struct ImageRow {
     error: Option<String>,
 }
 
-type ImageEntry = (Option<String>, Descriptor, Result<ImageSummary, StoreError>);
-
 /// Prints the store's images.
-pub fn images(entries: &[ImageEntry], format: ListFormat) -> Result<()> {
+pub fn images(entries: &[ListedImage], format: ListFormat) -> Result<()> {
     let images: Vec<ImageRow> = entries
         .iter()
-        .map(|(name, desc, summary)| match summary {
-            Ok(s) => ImageRow { name: name.clone(), digest: desc.digest.clone(), image_id: Some(s.image_id.clone()), size: s.size, created: s.created.clone(), error: None },
-            Err(e) => ImageRow { name: name.clone(), digest: desc.digest.clone(), image_id: None, size: 0, created: None, error: Some(e.to_string()) },
+        .map(|e| {
+            let (name, digest) = (e.name.clone(), e.descriptor.digest.clone());
+            match &e.summary {
+                Ok(s) => ImageRow {
+                    name,
+                    digest,
+                    image_id: Some(s.image_id.clone()),
+                    size: s.size,
+                    created: s.created.clone(),
+                    error: None,
+                },
+                Err(err) => ImageRow {
+                    name,
+                    digest,
+                    image_id: None,
+                    size: 0,
+                    created: None,
+                    error: Some(err.to_string()),
+                },
+            }
         })
         .collect();
     let mut out = std::io::stdout().lock();
@@ -182,7 +210,11 @@ pub fn human_size(bytes: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 { format!("{bytes}B") } else { format!("{v:.3}{}", UNITS[u]).replace(".000", "") }
+    if u == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{v:.3}{}", UNITS[u]).replace(".000", "")
+    }
 }
 
 #[cfg(test)]
@@ -191,8 +223,14 @@ mod tests {
 
     #[test]
     fn splits_names_with_registry_ports() {
-        assert_eq!(split_name_tag(Some("localhost:5000/a/b:1.0")), ("localhost:5000/a/b".into(), "1.0".into()));
-        assert_eq!(split_name_tag(Some("localhost:5000/a/b")), ("localhost:5000/a/b".into(), "latest".into()));
+        assert_eq!(
+            split_name_tag(Some("localhost:5000/a/b:1.0")),
+            ("localhost:5000/a/b".into(), "1.0".into())
+        );
+        assert_eq!(
+            split_name_tag(Some("localhost:5000/a/b")),
+            ("localhost:5000/a/b".into(), "latest".into())
+        );
         assert_eq!(split_name_tag(Some("app:x")), ("app".into(), "x".into()));
         assert_eq!(split_name_tag(None), ("<none>".into(), "<none>".into()));
     }

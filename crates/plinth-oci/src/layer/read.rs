@@ -139,7 +139,9 @@ pub fn read_layer_file<R: Read>(
                     member.size
                 )));
             }
-            tar.data().read_to_end(&mut data).map_err(LayerError::ReadLayer)?;
+            tar.data()
+                .read_to_end(&mut data)
+                .map_err(LayerError::ReadLayer)?;
             member.size = data.len() as u64;
         }
         let Some(p) = parse_entry(member)? else {
@@ -148,7 +150,9 @@ pub fn read_layer_file<R: Read>(
         let is_prefix = p.comps.len() < want.len() && want.starts_with(&p.comps);
         match p.kind {
             ParsedKind::Whiteout if p.comps == want || is_prefix => result = FileLookup::Deleted,
-            ParsedKind::Opaque if (is_prefix || p.comps.is_empty()) && result == FileLookup::Absent => {
+            ParsedKind::Opaque
+                if (is_prefix || p.comps.is_empty()) && result == FileLookup::Absent =>
+            {
                 result = FileLookup::Deleted;
             }
             ParsedKind::File if p.comps == want => result = FileLookup::Found(data),

@@ -30,7 +30,12 @@ CMD echo $B
     let cfg = env.config("cfg:1");
     let c = &cfg["config"];
     assert_eq!(cfg["author"], "Jane <jane@example.com>");
-    let envs: Vec<&str> = c["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let envs: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert!(envs.contains(&"A=1"), "{envs:?}");
     assert!(envs.contains(&"B=two words"), "{envs:?}");
     assert!(envs.contains(&"LEGACY=value with spaces"), "{envs:?}");
@@ -49,7 +54,10 @@ CMD echo $B
     // Shell-form CMD goes through SHELL, unexpanded.
     assert_eq!(c["Cmd"], serde_json::json!(["/bin/bash", "-c", "echo $B"]));
     let hc = &c["Healthcheck"];
-    assert_eq!(hc["Test"], serde_json::json!(["CMD-SHELL", "curl -f http://localhost/ || exit 1"]));
+    assert_eq!(
+        hc["Test"],
+        serde_json::json!(["CMD-SHELL", "curl -f http://localhost/ || exit 1"])
+    );
     assert_eq!(hc["Interval"], 30_000_000_000i64);
     assert_eq!(hc["Timeout"], 5_000_000_000i64);
     assert_eq!(hc["StartPeriod"], 10_000_000_000i64);
@@ -70,15 +78,35 @@ CMD echo $B
 #[test]
 fn healthcheck_none_and_exec_form() {
     let env = Env::new();
-    env.build("FROM scratch\nHEALTHCHECK CMD [\"/bin/check\", \"--fast\"]\n", &["-t", "hc:exec"]);
-    assert_eq!(env.config("hc:exec")["config"]["Healthcheck"]["Test"], serde_json::json!(["CMD", "/bin/check", "--fast"]));
+    env.build(
+        "FROM scratch\nHEALTHCHECK CMD [\"/bin/check\", \"--fast\"]\n",
+        &["-t", "hc:exec"],
+    );
+    assert_eq!(
+        env.config("hc:exec")["config"]["Healthcheck"]["Test"],
+        serde_json::json!(["CMD", "/bin/check", "--fast"])
+    );
     env.build("FROM hc:exec\nHEALTHCHECK NONE\n", &["-t", "hc:none"]);
-    assert_eq!(env.config("hc:none")["config"]["Healthcheck"]["Test"], serde_json::json!(["NONE"]));
+    assert_eq!(
+        env.config("hc:none")["config"]["Healthcheck"]["Test"],
+        serde_json::json!(["NONE"])
+    );
 }
 
 fn unpack(env: &Env, reference: &str) -> std::path::PathBuf {
-    let bundle = env.dir.path().join(format!("bundle-{}", reference.replace([':', '/'], "_")));
-    tool("umoci", &["unpack", "--image", &format!("{}:{reference}", env.store().display()), bundle.to_str().unwrap()]);
+    let bundle = env
+        .dir
+        .path()
+        .join(format!("bundle-{}", reference.replace([':', '/'], "_")));
+    tool(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{}:{reference}", env.store().display()),
+            bundle.to_str().unwrap(),
+        ],
+    );
     bundle.join("rootfs")
 }
 
@@ -106,21 +134,37 @@ fn copy_files_dirs_globs_chown_chmod() {
         &["-t", "copy:1"],
     );
     let root = unpack(&env, "copy:1");
-    assert_eq!(std::fs::read_to_string(root.join("srv/app/main.py")).unwrap(), "print('hi')\n");
-    assert_eq!(std::fs::read_to_string(root.join("srv/app/lib/util.py")).unwrap(), "x = 1\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("srv/app/main.py")).unwrap(),
+        "print('hi')\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("srv/app/lib/util.py")).unwrap(),
+        "x = 1\n"
+    );
     assert!(root.join("etc/demo/a.conf").is_file() && root.join("etc/demo/b.conf").is_file());
     assert_eq!(meta(&root.join("etc/demo/c.txt")), (0o640, 1000, 1001));
     assert_eq!(meta(&root.join("keys/secret.key")).0, 0o600);
     assert_eq!(meta(&root.join("keys/tool.sh")).0, 0o4755);
-    assert_eq!(meta(&root.join("srv/app/main.py")).1, 0, "context files are owned by root");
-    assert!(root.join("work/rel.py").is_file(), "relative dest resolves against WORKDIR");
+    assert_eq!(
+        meta(&root.join("srv/app/main.py")).1,
+        0,
+        "context files are owned by root"
+    );
+    assert!(
+        root.join("work/rel.py").is_file(),
+        "relative dest resolves against WORKDIR"
+    );
     assert!(!root.join("etc/demo/c.conf").exists());
 }
 
 #[test]
 fn dockerignore_excludes_and_exceptions() {
     let env = Env::new();
-    env.write(".dockerignore", "*.log\n**/node_modules\nsecrets/\n!keep.log\n");
+    env.write(
+        ".dockerignore",
+        "*.log\n**/node_modules\nsecrets/\n!keep.log\n",
+    );
     env.write("a.log", "no");
     env.write("keep.log", "yes");
     env.write("src/node_modules/x.js", "no");
@@ -141,9 +185,25 @@ fn add_extracts_local_archives() {
     let src = env.dir.path().join("payload");
     std::fs::create_dir_all(src.join("sub")).unwrap();
     std::fs::write(src.join("sub/file.txt"), "from the archive\n").unwrap();
-    for (flag, name) in [("-z", "p.tar.gz"), ("-J", "p.tar.xz"), ("-j", "p.tar.bz2"), ("--zstd", "p.tar.zst")] {
+    for (flag, name) in [
+        ("-z", "p.tar.gz"),
+        ("-J", "p.tar.xz"),
+        ("-j", "p.tar.bz2"),
+        ("--zstd", "p.tar.zst"),
+    ] {
         let out = env.ctx().join(name);
-        let run = tool_run("tar", &["-C", src.to_str().unwrap(), flag, "-cf", out.to_str().unwrap(), "sub"], None);
+        let run = tool_run(
+            "tar",
+            &[
+                "-C",
+                src.to_str().unwrap(),
+                flag,
+                "-cf",
+                out.to_str().unwrap(),
+                "sub",
+            ],
+            None,
+        );
         assert_eq!(run.status, 0, "tar {flag}: {}", run.stderr);
     }
     env.build(
@@ -152,9 +212,16 @@ fn add_extracts_local_archives() {
     );
     let root = unpack(&env, "add:1");
     for d in ["gz", "xz", "bz2", "zst"] {
-        assert_eq!(std::fs::read_to_string(root.join(d).join("sub/file.txt")).unwrap(), "from the archive\n", "{d}");
+        assert_eq!(
+            std::fs::read_to_string(root.join(d).join("sub/file.txt")).unwrap(),
+            "from the archive\n",
+            "{d}"
+        );
     }
-    assert!(root.join("copied/p.tar.gz").is_file(), "COPY never extracts");
+    assert!(
+        root.join("copied/p.tar.gz").is_file(),
+        "COPY never extracts"
+    );
 }
 
 #[test]
@@ -167,13 +234,20 @@ fn multi_stage_copy_from_and_target() {
               FROM scratch AS final\nCOPY --from=second /a.txt /b.txt /out/\nCOPY --from=first /a.txt /again.txt\n";
     env.build(df, &["-t", "ms:final"]);
     let root = unpack(&env, "ms:final");
-    assert!(root.join("out/a.txt").is_file() && root.join("out/b.txt").is_file() && root.join("again.txt").is_file());
+    assert!(
+        root.join("out/a.txt").is_file()
+            && root.join("out/b.txt").is_file()
+            && root.join("again.txt").is_file()
+    );
     env.build(df, &["-t", "ms:first", "--target", "first"]);
     let root = unpack(&env, "ms:first");
     assert!(root.join("a.txt").is_file());
     assert!(!root.join("b.txt").exists());
     // An image from the store as a base and as a COPY --from source.
-    env.build("FROM ms:first\nCOPY --from=ms:final /out/b.txt /b.txt\n", &["-t", "ms:fromstore"]);
+    env.build(
+        "FROM ms:first\nCOPY --from=ms:final /out/b.txt /b.txt\n",
+        &["-t", "ms:fromstore"],
+    );
     let root = unpack(&env, "ms:fromstore");
     assert!(root.join("a.txt").is_file() && root.join("b.txt").is_file());
 }
@@ -185,15 +259,38 @@ fn args_and_env_scoping() {
               LABEL flavor=${FLAVOR} missing=${NOPE:-default} global=${UNUSED_GLOBAL}\nENV FLAVOR=env-wins\nLABEL after=$FLAVOR\n";
     env.build(df, &["-t", "args:default"]);
     let c = &env.config("args:default")["config"];
-    let envs: Vec<&str> = c["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let envs: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert!(envs.contains(&"APP_VERSION=1.0"), "{envs:?}");
     assert_eq!(c["Labels"]["flavor"], "plain");
     assert_eq!(c["Labels"]["missing"], "default");
-    assert_eq!(c["Labels"]["global"], "", "a global ARG is not visible in a stage unless redeclared");
+    assert_eq!(
+        c["Labels"]["global"], "",
+        "a global ARG is not visible in a stage unless redeclared"
+    );
     assert_eq!(c["Labels"]["after"], "env-wins");
-    env.build(df, &["-t", "args:override", "--build-arg", "VERSION=2.5", "--build-arg", "FLAVOR=fancy"]);
+    env.build(
+        df,
+        &[
+            "-t",
+            "args:override",
+            "--build-arg",
+            "VERSION=2.5",
+            "--build-arg",
+            "FLAVOR=fancy",
+        ],
+    );
     let c = &env.config("args:override")["config"];
-    let envs: Vec<&str> = c["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let envs: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert!(envs.contains(&"APP_VERSION=2.5"), "{envs:?}");
     assert_eq!(c["Labels"]["flavor"], "fancy");
     // ARG values are not kept in the image's environment.
@@ -208,8 +305,14 @@ fn heredoc_copy() {
         &["-t", "heredoc:1"],
     );
     let root = unpack(&env, "heredoc:1");
-    assert_eq!(std::fs::read_to_string(root.join("hello.txt")).unwrap(), "hello world\n");
-    assert_eq!(std::fs::read_to_string(root.join("raw.txt")).unwrap(), "hello ${NAME}\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("hello.txt")).unwrap(),
+        "hello world\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("raw.txt")).unwrap(),
+        "hello ${NAME}\n"
+    );
 }
 
 #[test]
@@ -224,7 +327,10 @@ fn add_url_with_checksum() {
             let Ok(mut s) = stream else { continue };
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", served.len());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                served.len()
+            );
             let _ = s.write_all(head.as_bytes());
             let _ = s.write_all(&served);
         }
@@ -232,13 +338,21 @@ fn add_url_with_checksum() {
     let sum = plinth_oci::Digest::of(&body);
     let env = Env::new();
     env.build(
-        &format!("FROM scratch\nADD --checksum={sum} http://127.0.0.1:{port}/files/data.txt /dl/\n"),
+        &format!(
+            "FROM scratch\nADD --checksum={sum} http://127.0.0.1:{port}/files/data.txt /dl/\n"
+        ),
         &["-t", "url:1"],
     );
     let root = unpack(&env, "url:1");
     assert_eq!(std::fs::read(root.join("dl/data.txt")).unwrap(), body);
     // A wrong checksum fails the build and names both digests.
-    env.write("Dockerfile", &format!("FROM scratch\nADD --checksum=sha256:{} http://127.0.0.1:{port}/x /x\n", "0".repeat(64)));
+    env.write(
+        "Dockerfile",
+        &format!(
+            "FROM scratch\nADD --checksum=sha256:{} http://127.0.0.1:{port}/x /x\n",
+            "0".repeat(64)
+        ),
+    );
     let run = env.plinth(&["build", env.ctx().to_str().unwrap()]);
     assert_eq!(run.status, 1, "{}", run.stderr);
     assert!(run.stderr.contains(&sum.to_string()), "{}", run.stderr);
@@ -247,7 +361,10 @@ fn add_url_with_checksum() {
 #[test]
 fn chown_and_workdir_owner_come_from_the_image_passwd() {
     let env = Env::new();
-    env.write("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1500:1600:app:/home/app:/bin/sh\n");
+    env.write(
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1500:1600:app:/home/app:/bin/sh\n",
+    );
     env.write("etc/group", "root:x:0:\napp:x:1600:\nstaff:x:1700:app\n");
     env.write("data.txt", "d\n");
     env.build("FROM scratch\nCOPY etc/ /etc/\n", &["-t", "users:base"]);
@@ -256,12 +373,23 @@ fn chown_and_workdir_owner_come_from_the_image_passwd() {
         &["-t", "users:1"],
     );
     let root = unpack(&env, "users:1");
-    assert_eq!(meta(&root.join("a.txt")), (0o644, 1500, 1600), "a user name takes its primary group");
-    assert_eq!(meta(&root.join("b.txt")), (0o644, 1500, 1700), "user:group by name");
+    assert_eq!(
+        meta(&root.join("a.txt")),
+        (0o644, 1500, 1600),
+        "a user name takes its primary group"
+    );
+    assert_eq!(
+        meta(&root.join("b.txt")),
+        (0o644, 1500, 1700),
+        "user:group by name"
+    );
     let w = meta(&root.join("home/app/work"));
     assert_eq!((w.1, w.2), (1500, 1600), "WORKDIR is created for the USER");
     // An unknown user is an error naming it.
-    env.write("Dockerfile", "FROM users:base\nCOPY --chown=nobody data.txt /c.txt\n");
+    env.write(
+        "Dockerfile",
+        "FROM users:base\nCOPY --chown=nobody data.txt /c.txt\n",
+    );
     let run = env.plinth(&["build", "."]);
     assert_eq!(run.status, 1);
     assert!(run.stderr.contains("nobody"), "{}", run.stderr);
@@ -271,11 +399,20 @@ fn chown_and_workdir_owner_come_from_the_image_passwd() {
 fn onbuild_triggers_run_in_the_child_and_are_cleared() {
     let env = Env::new();
     env.write("marker.txt", "from the child context\n");
-    env.build("FROM scratch\nONBUILD COPY marker.txt /onbuild/\nONBUILD LABEL triggered=yes\n", &["-t", "onbuild:parent"]);
-    env.build("FROM onbuild:parent\nLABEL child=1\n", &["-t", "onbuild:child"]);
+    env.build(
+        "FROM scratch\nONBUILD COPY marker.txt /onbuild/\nONBUILD LABEL triggered=yes\n",
+        &["-t", "onbuild:parent"],
+    );
+    env.build(
+        "FROM onbuild:parent\nLABEL child=1\n",
+        &["-t", "onbuild:child"],
+    );
     let cfg = env.config("onbuild:child");
     assert_eq!(cfg["config"]["Labels"]["triggered"], "yes");
-    assert!(cfg["config"].get("OnBuild").is_none(), "triggers are not inherited further: {cfg}");
+    assert!(
+        cfg["config"].get("OnBuild").is_none(),
+        "triggers are not inherited further: {cfg}"
+    );
     let root = unpack(&env, "onbuild:child");
     assert!(root.join("onbuild/marker.txt").is_file());
 }
@@ -283,9 +420,19 @@ fn onbuild_triggers_run_in_the_child_and_are_cleared() {
 #[test]
 fn from_platform_sets_the_image_platform() {
     let env = Env::new();
-    env.build("FROM --platform=linux/arm64/v8 scratch\nLABEL a=b\n", &["-t", "plat:arm"]);
+    env.build(
+        "FROM --platform=linux/arm64/v8 scratch\nLABEL a=b\n",
+        &["-t", "plat:arm"],
+    );
     let cfg = env.config("plat:arm");
-    assert_eq!((cfg["os"].as_str(), cfg["architecture"].as_str(), cfg["variant"].as_str()), (Some("linux"), Some("arm64"), Some("v8")));
+    assert_eq!(
+        (
+            cfg["os"].as_str(),
+            cfg["architecture"].as_str(),
+            cfg["variant"].as_str()
+        ),
+        (Some("linux"), Some("arm64"), Some("v8"))
+    );
     env.build("FROM scratch\n", &["-t", "plat:host"]);
     assert_eq!(env.config("plat:host")["architecture"], "amd64");
 }

@@ -13,13 +13,23 @@ fn fill(env: &Env) {
     env.write("dir/b.txt", "beta\n");
     env.write("bin/tool", "#!/bin/sh\necho tool\n");
     let long = "x".repeat(120);
-    env.write(&format!("deep/{long}/{long}.txt"), "long names use PAX headers\n");
+    env.write(
+        &format!("deep/{long}/{long}.txt"),
+        "long names use PAX headers\n",
+    );
     std::fs::hard_link(env.ctx().join("a.txt"), env.ctx().join("a-link.txt")).unwrap();
     std::os::unix::fs::symlink("a.txt", env.ctx().join("sym")).unwrap();
 }
 
 fn touch_all(dir: &Path, when: &str) {
-    let run = tool_run("sh", &["-c", &format!("find '{}' -exec touch -h -d '{when}' {{}} +", dir.display())], None);
+    let run = tool_run(
+        "sh",
+        &[
+            "-c",
+            &format!("find '{}' -exec touch -h -d '{when}' {{}} +", dir.display()),
+        ],
+        None,
+    );
     assert_eq!(run.status, 0, "{}", run.stderr);
 }
 
@@ -36,12 +46,26 @@ fn same_inputs_same_digest_on_another_checkout() {
     fill(&b);
     touch_all(&b.ctx(), "2030-01-01 12:00");
     touch_all(&a.ctx(), "2031-06-01 08:00");
-    let run = b.plinth_env(&["build", b.ctx().to_str().unwrap()], &[("SOURCE_DATE_EPOCH", SDE)]).ok();
+    let run = b
+        .plinth_env(
+            &["build", b.ctx().to_str().unwrap()],
+            &[("SOURCE_DATE_EPOCH", SDE)],
+        )
+        .ok();
     assert_eq!(run.stdout.trim(), d1, "another checkout, another store");
 
     // The inputs matter: a build arg, a file, or the epoch change the digest.
-    assert_ne!(b.build(DOCKERFILE, &["--source-date-epoch", SDE, "--build-arg", "V=2"]), d1);
-    assert_ne!(b.build(DOCKERFILE, &["--source-date-epoch", "1700000001"]), d1);
+    assert_ne!(
+        b.build(
+            DOCKERFILE,
+            &["--source-date-epoch", SDE, "--build-arg", "V=2"]
+        ),
+        d1
+    );
+    assert_ne!(
+        b.build(DOCKERFILE, &["--source-date-epoch", "1700000001"]),
+        d1
+    );
     b.write("a.txt", "changed\n");
     assert_ne!(b.build(DOCKERFILE, &["--source-date-epoch", SDE]), d1);
 }
@@ -63,7 +87,16 @@ fn epoch_defaults_to_git_head_commit_time() {
     };
     git(&["init", "-q"]);
     git(&["add", "-A"]);
-    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "m"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "-m",
+        "m",
+    ]);
     let digest = env.build(DOCKERFILE, &["-t", "repro:git"]);
     assert_eq!(env.config("repro:git")["created"], "2022-04-15T05:20:00Z");
     let explicit = env.build(DOCKERFILE, &["--source-date-epoch", "1650000000"]);

@@ -19,14 +19,21 @@ pub struct Run {
 impl Run {
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(self.status, 0, "plinth failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.status, 0,
+            "plinth failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
 
 impl Env {
     pub fn new() -> Env {
-        let dir = tempfile::Builder::new().prefix("plinth-it").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("plinth-it")
+            .tempdir()
+            .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("ctx")).unwrap();
         Env { dir }
     }
@@ -54,7 +61,10 @@ impl Env {
 
     pub fn plinth_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_plinth"));
-        cmd.args(args).env("PLINTH_STORE", self.store()).env_remove("SOURCE_DATE_EPOCH").current_dir(self.ctx());
+        cmd.args(args)
+            .env("PLINTH_STORE", self.store())
+            .env_remove("SOURCE_DATE_EPOCH")
+            .current_dir(self.ctx());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -71,13 +81,24 @@ impl Env {
         args.push(ctx.to_str().unwrap());
         let run = self.plinth(&args).ok();
         let digest = run.stdout.trim().to_string();
-        assert!(digest.starts_with("sha256:"), "stdout is not a digest: {digest:?}");
+        assert!(
+            digest.starts_with("sha256:"),
+            "stdout is not a digest: {digest:?}"
+        );
         digest
     }
 
     /// The image config as skopeo reads it from the store.
     pub fn config(&self, reference: &str) -> Value {
-        let out = tool("skopeo", &["inspect", "--config", "--raw", &format!("oci:{}:{reference}", self.store().display())]);
+        let out = tool(
+            "skopeo",
+            &[
+                "inspect",
+                "--config",
+                "--raw",
+                &format!("oci:{}:{reference}", self.store().display()),
+            ],
+        );
         serde_json::from_str(&out).expect("skopeo config json")
     }
 }
@@ -94,7 +115,11 @@ fn to_run(out: Output) -> Run {
 #[track_caller]
 pub fn tool(name: &str, args: &[&str]) -> String {
     let run = tool_run(name, args, None);
-    assert_eq!(run.status, 0, "{name} {args:?} failed:\n{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.status, 0,
+        "{name} {args:?} failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
     run.stdout
 }
 
@@ -107,7 +132,9 @@ pub fn tool_run(name: &str, args: &[&str], cwd: Option<&Path>) -> Run {
     }
     match cmd.output() {
         Ok(out) => to_run(out),
-        Err(e) => panic!("cannot run {name}: {e}; install the test tools with scripts/install-deps.sh"),
+        Err(e) => {
+            panic!("cannot run {name}: {e}; install the test tools with scripts/install-deps.sh")
+        }
     }
 }
 
