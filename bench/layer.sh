@@ -11,7 +11,7 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release -q -p plinth
 plinth=$PWD/target/release/plinth
 
-# The tree: 8 x 40 MB files of mixed text/binary data (compressible about 2:1) and 6000 small
+# The tree: 8 x 56 MiB files of mixed text/binary data (compressible about 2:1) and 6000 small
 # source-like files, ~500 MB in all. Generated deterministically.
 ctx=$work/ctx
 mkdir -p "$ctx/big" "$ctx/small"
@@ -22,7 +22,7 @@ rnd = random.Random(42)
 words = [("".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(2, 9)))).encode() for _ in range(5000)]
 for i in range(8):
     with open(f"{root}/big/blob{i}.bin", "wb") as f:
-        left = 40 * 1024 * 1024
+        left = 56 * 1024 * 1024
         while left > 0:
             if rnd.random() < 0.5:
                 chunk = b" ".join(rnd.choice(words) for _ in range(2000))

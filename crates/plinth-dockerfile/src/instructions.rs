@@ -241,7 +241,8 @@ pub struct CmdCommand {
 pub struct EntrypointCommand {
     /// Position and source.
     pub meta: CommandMeta,
-    /// The command.
+    /// The command. `Exec(vec![])` (`ENTRYPOINT []`) is BuildKit's nil entrypoint (cleared),
+    /// whereas `CMD []` stores an empty list.
     pub cmd: ShellOrExec,
 }
 

@@ -28,7 +28,7 @@
 //!    unexpanded.
 //! 3. **Expansion** ([`Lexer`], [`Command::expand`], [`FromCommand::expand`]). A port of
 //!    BuildKit's `shell/lex.go` and of the per-command `Expand` rules: which words are expanded
-//!    (see [`expand`](crate::expand) module docs), with which lexer, and how (`ProcessWord`
+//!    (see the [`expand`] module docs), with which lexer, and how (`ProcessWord`
 //!    versus `ProcessWords`). [`Command::referenced_vars`] lists the variables a command uses.
 //!
 //! Errors are values: [`ParseError`] (`LINE:COL: message`) and [`ExpandError`]. No input makes

@@ -155,7 +155,10 @@ proptest! {
 fn fuzz_regressions() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
     let mut n = 0;
-    for entry in std::fs::read_dir(dir).expect("regressions dir").filter_map(Result::ok) {
+    for entry in std::fs::read_dir(dir)
+        .expect("regressions dir")
+        .filter_map(Result::ok)
+    {
         let bytes = std::fs::read(entry.path()).expect("readable");
         check(&String::from_utf8_lossy(&bytes));
         n += 1;

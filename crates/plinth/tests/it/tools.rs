@@ -160,3 +160,17 @@ fn docker_loads_the_docker_archive() {
     assert_eq!(cfg["Labels"]["org.opencontainers.image.version"], "1.2.3");
     let _ = docker(&["rmi", "sample:1.2.3"]);
 }
+
+#[test]
+fn zstd_and_uncompressed_layers_copy_with_skopeo() {
+    let env = Env::new();
+    env.write("f.txt", &"zstd or not\n".repeat(1000));
+    for (compression, media) in [("zstd", "application/vnd.oci.image.layer.v1.tar+zstd"), ("uncompressed", "application/vnd.oci.image.layer.v1.tar")] {
+        let tag = format!("comp:{compression}");
+        env.build("FROM scratch\nCOPY f.txt /\n", &["-t", &tag, "--compression", compression]);
+        let src = format!("oci:{}:{tag}", env.store().display());
+        let manifest: serde_json::Value = serde_json::from_str(&tool("skopeo", &["inspect", "--raw", &src])).unwrap();
+        assert_eq!(manifest["layers"][0]["mediaType"], media);
+        tool("skopeo", &["copy", &src, &format!("dir:{}", env.dir.path().join(compression).display())]);
+    }
+}
