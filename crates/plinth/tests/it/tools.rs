@@ -165,12 +165,26 @@ fn docker_loads_the_docker_archive() {
 fn zstd_and_uncompressed_layers_copy_with_skopeo() {
     let env = Env::new();
     env.write("f.txt", &"zstd or not\n".repeat(1000));
-    for (compression, media) in [("zstd", "application/vnd.oci.image.layer.v1.tar+zstd"), ("uncompressed", "application/vnd.oci.image.layer.v1.tar")] {
+    for (compression, media) in [
+        ("zstd", "application/vnd.oci.image.layer.v1.tar+zstd"),
+        ("uncompressed", "application/vnd.oci.image.layer.v1.tar"),
+    ] {
         let tag = format!("comp:{compression}");
-        env.build("FROM scratch\nCOPY f.txt /\n", &["-t", &tag, "--compression", compression]);
+        env.build(
+            "FROM scratch\nCOPY f.txt /\n",
+            &["-t", &tag, "--compression", compression],
+        );
         let src = format!("oci:{}:{tag}", env.store().display());
-        let manifest: serde_json::Value = serde_json::from_str(&tool("skopeo", &["inspect", "--raw", &src])).unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&tool("skopeo", &["inspect", "--raw", &src])).unwrap();
         assert_eq!(manifest["layers"][0]["mediaType"], media);
-        tool("skopeo", &["copy", &src, &format!("dir:{}", env.dir.path().join(compression).display())]);
+        tool(
+            "skopeo",
+            &[
+                "copy",
+                &src,
+                &format!("dir:{}", env.dir.path().join(compression).display()),
+            ],
+        );
     }
 }
