@@ -358,57 +358,16 @@ impl SourceTree {
     /// that do not exist are kept as they are. With [`LeafLinks::Keep`] a symlink as the last
     /// component is not followed. Returns a relative path (`""` for the root).
     fn resolve(&self, path: &str, leaf: LeafLinks) -> Result<String, ContextError> {
-        let mut pending: Vec<String> = components(path).into_iter().rev().collect();
-        let mut resolved: Vec<String> = Vec::new();
-        let mut links = 0;
-        while let Some(comp) = pending.pop() {
-            match comp.as_str() {
-                "." => continue,
-                ".." => {
-                    resolved.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            let candidate = join_rel(&resolved.join("/"), &comp);
-            if pending.is_empty() && leaf == LeafLinks::Keep {
-                resolved.push(comp);
-                break;
-            }
-            match self.lstat(&candidate)? {
+        root_path(path, leaf, |candidate| {
+            Ok(match self.lstat(candidate)? {
                 Some(Meta {
                     kind: Kind::Symlink(target),
                     ..
-                }) => {
-                    links += 1;
-                    if links > MAX_LINKS {
-                        return Err(ContextError::TooManyLinks {
-                            path: path.to_string(),
-                        });
-                    }
-                    if target.starts_with('/') {
-                        resolved.clear();
-                    }
-                    for c in components(&target).into_iter().rev() {
-                        pending.push(c);
-                    }
-                }
-                Some(_) => resolved.push(comp),
-                None => {
-                    resolved.push(comp);
-                    while let Some(rest) = pending.pop() {
-                        match rest.as_str() {
-                            "." => {}
-                            ".." => {
-                                resolved.pop();
-                            }
-                            _ => resolved.push(rest),
-                        }
-                    }
-                }
-            }
-        }
-        Ok(resolved.join("/"))
+                }) => Lookup::Symlink(target),
+                Some(_) => Lookup::Other,
+                None => Lookup::Missing,
+            })
+        })
     }
 }
 
@@ -563,50 +522,13 @@ impl<'a> DestWriter<'a> {
     /// continuity's `fs.RootPath` in the image: follows every symlink (including the last
     /// component) inside the image; missing components are kept. Returns a relative path.
     pub fn resolve(&self, path: &str) -> Result<String, ContextError> {
-        let mut pending: Vec<String> = components(path).into_iter().rev().collect();
-        let mut resolved: Vec<String> = Vec::new();
-        let mut links = 0;
-        while let Some(comp) = pending.pop() {
-            match comp.as_str() {
-                "." => continue,
-                ".." => {
-                    resolved.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            let candidate = join_rel(&resolved.join("/"), &comp);
-            match self.lookup(&candidate) {
-                Some(DestNode::Symlink { target }) => {
-                    links += 1;
-                    if links > MAX_LINKS {
-                        return Err(ContextError::TooManyLinks {
-                            path: path.to_string(),
-                        });
-                    }
-                    if target.starts_with('/') {
-                        resolved.clear();
-                    }
-                    for c in components(&target).into_iter().rev() {
-                        pending.push(c);
-                    }
-                }
-                Some(_) => resolved.push(comp),
-                None => {
-                    resolved.push(comp);
-                    while let Some(rest) = pending.pop() {
-                        match rest.as_str() {
-                            "." => {}
-                            ".." => {
-                                resolved.pop();
-                            }
-                            _ => resolved.push(rest),
-                        }
-                    }
-                }
-            }
-        }
-        Ok(resolved.join("/"))
+        root_path(path, LeafLinks::Follow, |candidate| {
+            Ok(match self.lookup(candidate) {
+                Some(DestNode::Symlink { target }) => Lookup::Symlink(target),
+                Some(_) => Lookup::Other,
+                None => Lookup::Missing,
+            })
+        })
     }
 
     /// `stat` of a path [`DestWriter::resolve`] returned: a symlink there is dangling or loops.
@@ -1547,3 +1469,69 @@ fn file_digest(src: &FileSource) -> io::Result<[u8; 32]> {
 
 #[cfg(test)]
 mod tests;
+
+/// What [`root_path`] needs to know of one path.
+enum Lookup {
+    Symlink(String),
+    Other,
+    Missing,
+}
+
+/// continuity's `fs.RootPath`: resolves `path` (absolute or relative to the root) following
+/// symlinks as if the root were `/`; `..` stops at the root; components that do not exist are kept
+/// as they are. With [`LeafLinks::Keep`] a symlink as the last component is not followed. Returns
+/// a relative path (`""` for the root). `lookup` says what is at a relative path.
+fn root_path(
+    path: &str,
+    leaf: LeafLinks,
+    lookup: impl Fn(&str) -> Result<Lookup, ContextError>,
+) -> Result<String, ContextError> {
+    let mut pending: Vec<String> = components(path).into_iter().rev().collect();
+    let mut resolved: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(comp) = pending.pop() {
+        match comp.as_str() {
+            "." => continue,
+            ".." => {
+                resolved.pop();
+                continue;
+            }
+            _ => {}
+        }
+        if pending.is_empty() && leaf == LeafLinks::Keep {
+            resolved.push(comp);
+            break;
+        }
+        let candidate = join_rel(&resolved.join("/"), &comp);
+        match lookup(&candidate)? {
+            Lookup::Symlink(target) => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(ContextError::TooManyLinks {
+                        path: path.to_string(),
+                    });
+                }
+                if target.starts_with('/') {
+                    resolved.clear();
+                }
+                for c in components(&target).into_iter().rev() {
+                    pending.push(c);
+                }
+            }
+            Lookup::Other => resolved.push(comp),
+            Lookup::Missing => {
+                resolved.push(comp);
+                while let Some(rest) = pending.pop() {
+                    match rest.as_str() {
+                        "." => {}
+                        ".." => {
+                            resolved.pop();
+                        }
+                        _ => resolved.push(rest),
+                    }
+                }
+            }
+        }
+    }
+    Ok(resolved.join("/"))
+}
