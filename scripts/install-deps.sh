@@ -2,7 +2,8 @@
 # Installs the real tools plinth's tests read its output with (Debian 12, as root).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
-pkgs=(skopeo umoci oci-image-tool runc docker.io docker-registry apache2-utils openssl jq zstd xz-utils bzip2 git)
+pkgs=(skopeo umoci oci-image-tool runc docker.io docker-registry apache2-utils openssl jq zstd xz-utils bzip2 git
+  busybox-static mmdebstrap)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

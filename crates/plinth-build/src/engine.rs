@@ -18,12 +18,16 @@ use plinth_oci::{Digest, json};
 use serde::Serialize;
 
 use crate::add::{AddEnv, AddRequest, GitDir, plan_add};
+use crate::cache::{BuildCache, CacheEntry, CachedLayer, cache_key};
 use crate::context::{
     Chmod, CopyOptions, CopyRequest, CopySource, Owner, Ownership, SourceTree, plan_copy,
 };
+use crate::context::{EmptyDest, content_digest};
 use crate::fsview::{FsView, HeaderInfo, Node, NodeKind};
+use crate::run::{self, RunStep};
 use crate::{sde, userdb};
 use plinth_dockerfile::dockerignore::Dockerignore;
+use plinth_sandbox::{Mount as SandboxMount, MountKind, Network, Sandbox};
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -39,6 +43,47 @@ pub struct BuildOptions {
     pub compression: Compression,
     /// SOURCE_DATE_EPOCH; `None`: the context's git HEAD commit time, else 0.
     pub source_date_epoch: Option<i64>,
+    /// The network of RUN steps that do not say (`RUN --network=...`).
+    pub network: RunNetwork,
+    /// `--secret id=ID,src=FILE`: files RUN --mount=type=secret can mount; never stored.
+    pub secrets: Vec<SecretSource>,
+    /// Whether the layer cache is used.
+    pub cache: CachePolicy,
+    /// Set (e.g. by a SIGINT/SIGTERM handler) to stop the build: a running step is killed, nothing
+    /// is committed, temporary directories are removed.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The executable that runs sandboxed steps (`None`: this process's own executable, which must
+    /// call `plinth_sandbox::maybe_run_helper` first thing in `main`).
+    pub sandbox_helper: Option<PathBuf>,
+}
+
+/// The default network of RUN steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunNetwork {
+    /// The host's network (so `apt-get update` works).
+    #[default]
+    Host,
+    /// A private network namespace with only loopback.
+    None,
+}
+
+/// A build secret: its id and the file it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSource {
+    pub id: String,
+    pub path: PathBuf,
+}
+
+/// When the layer cache is used.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CachePolicy {
+    /// Look up and record every step.
+    #[default]
+    Use,
+    /// `--no-cache`: run every step (results are still recorded for later builds).
+    Ignore,
+    /// `--no-cache-filter`: run every step of these stages (by name), use the cache elsewhere.
+    IgnoreStages(Vec<String>),
 }
 
 /// What a build produced.
@@ -75,6 +120,14 @@ pub enum BuildEvent {
     Warning {
         line: Option<u32>,
         message: String,
+    },
+    /// The step came from the layer cache.
+    Cached {
+        key: Digest,
+    },
+    /// Output of a RUN step, as it comes.
+    Output {
+        text: String,
     },
     Tagged {
         name: String,
@@ -125,6 +178,8 @@ pub enum BuildError {
     Store(#[from] plinth_oci::store::StoreError),
     #[error("invalid tag: {0}")]
     Tag(#[from] plinth_oci::reference::RefError),
+    #[error("the build was interrupted; nothing was committed")]
+    Cancelled,
 }
 
 /// The platform plinth builds for (the host's; cross builds are not supported by a daemonless RUN).
@@ -181,6 +236,8 @@ pub fn build(
         }));
     }
     let (epoch, epoch_source) = sde::resolve(opts.source_date_epoch, &opts.context);
+    // What a killed earlier run left behind goes first (only when no other run is active).
+    store.clean_stale_temp()?;
     let _session = store.session()?;
     let mut engine = Engine {
         store,
@@ -200,6 +257,12 @@ pub fn build(
                 path: std::env::temp_dir(),
                 source: e,
             })?,
+        cache: BuildCache::new(store),
+        current_stage: None,
+        sandbox: match &opts.sandbox_helper {
+            Some(p) => Sandbox::new(p.clone()),
+            None => Sandbox::current_exe(),
+        },
         on_event,
     };
     (engine.on_event)(BuildEvent::Start {
@@ -237,6 +300,10 @@ struct Engine<'a> {
     /// Extracted root filesystems for COPY --from, by the image's last diff_id.
     extracted: HashMap<Vec<Digest>, PathBuf>,
     tmp: tempfile::TempDir,
+    cache: BuildCache,
+    sandbox: Sandbox,
+    /// The stage being built (for `--no-cache-filter`).
+    current_stage: Option<String>,
     on_event: &'a mut dyn FnMut(BuildEvent),
 }
 
@@ -249,6 +316,8 @@ struct ImageState {
     fs: Option<FsView>,
     /// Whether CMD was set in this stage (ENTRYPOINT resets an inherited CMD otherwise).
     cmd_set: bool,
+    /// The cache key of the state so far: the base, then every step, chained.
+    key: Digest,
 }
 
 /// A stage's variables: declared ARGs with their values.
@@ -397,6 +466,7 @@ impl<'a> Engine<'a> {
             .clone()
             .unwrap_or_else(|| format!("stage-{index}"));
         let total = stage.commands.len() + 1;
+        self.current_stage = stage.name.clone();
         let line = stage.span().line;
         let from_text = stage.from.meta.original.clone();
         (self.on_event)(BuildEvent::Step {
@@ -446,6 +516,9 @@ impl<'a> Engine<'a> {
             self.dispatch(&mut state, &mut scope, &cmd, global, stages, built)?;
         }
         for (i, cmd) in stage.commands.iter().enumerate() {
+            if self.cancelled() {
+                return Err(BuildError::Cancelled);
+            }
             (self.on_event)(BuildEvent::Step {
                 stage: label.clone(),
                 index: i + 2,
@@ -476,6 +549,12 @@ impl<'a> Engine<'a> {
                 layers: Vec::new(),
                 fs: Some(FsView::default()),
                 cmd_set: false,
+                key: cache_key(&[
+                    b"scratch",
+                    os.as_bytes(),
+                    arch.as_bytes(),
+                    self.compression_id(),
+                ]),
             });
         }
         if let Some(i) = stage_index(stages, name)
@@ -511,6 +590,11 @@ impl<'a> Engine<'a> {
             layers,
             fs: None,
             cmd_set: false,
+            key: cache_key(&[
+                b"image",
+                image.descriptor.digest.to_string().as_bytes(),
+                self.compression_id(),
+            ]),
         })
     }
 
@@ -551,9 +635,20 @@ impl<'a> Engine<'a> {
         let line = cmd.meta().span.line;
         let original = cmd.meta().original.clone();
         let env = self.env(state, scope);
+        // The step's identity for the cache: its text and the values of the variables it uses.
+        let mut step_id = original.clone();
+        for name in cmd.referenced_vars(&self.lex).unwrap_or_default() {
+            step_id.push('\0');
+            step_id.push_str(&name);
+            step_id.push('=');
+            step_id.push_str(env.get(&name).map(String::as_str).unwrap_or("\u{1}unset"));
+        }
         let cmd = cmd
             .expand(&self.lex, &env)
             .map_err(|e| self.step_err(line, &original, e))?;
+        if !matches!(cmd, Command::Run(_) | Command::Copy(_) | Command::Add(_)) {
+            state.key = cache_key(&[state.key.to_string().as_bytes(), step_id.as_bytes()]);
+        }
         let cfg = &mut state.config.config;
         match &cmd {
             Command::Arg(a) => {
@@ -681,15 +776,10 @@ impl<'a> Engine<'a> {
                 cfg.working_dir = Some(dir.clone());
                 self.workdir(state, &dir, line, &original)?;
             }
-            Command::Run(_) => {
-                return Err(self.step_err(
-                    line,
-                    &original,
-                    "RUN needs plinth's build sandbox, which this build of plinth does not include; build images without RUN, or use a plinth with the sandbox",
-                ));
-            }
+            Command::Run(r) => self.run_step(state, scope, r, line, &original, stages, built)?,
             Command::Copy(c) => self.copy(
                 state,
+                &step_id,
                 &CopyCommon::from_copy(c),
                 line,
                 &original,
@@ -698,6 +788,7 @@ impl<'a> Engine<'a> {
             )?,
             Command::Add(a) => self.copy(
                 state,
+                &step_id,
                 &CopyCommon::from_add(a),
                 line,
                 &original,
@@ -819,9 +910,11 @@ impl<'a> Engine<'a> {
         self.commit_layer(state, entries, format!("WORKDIR {dir}"))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn copy(
         &mut self,
         state: &mut ImageState,
+        step_id: &str,
         c: &CopyCommon,
         line: u32,
         original: &str,
@@ -878,6 +971,28 @@ impl<'a> Engine<'a> {
                 self.context.clone().expect("opened above")
             }
         };
+        // COPY's cache key needs no image walk: the sources planned onto an empty image.
+        if c.add.is_none() {
+            let req = CopyRequest {
+                sources: sources.clone(),
+                dest: c.dest.clone(),
+                workdir: workdir.clone(),
+                options: options.clone(),
+            };
+            let planned =
+                plan_copy(&tree, &req, &EmptyDest).map_err(|e| self.step_err(line, original, e))?;
+            let key = copy_key(&state.key, step_id, &planned)
+                .map_err(|e| self.step_err(line, original, e))?;
+            if self.try_cache(state, &key, original)? {
+                return Ok(());
+            }
+            self.fs(state)?;
+            let dest_fs: &FsView = state.fs.as_ref().expect("loaded above");
+            let entries =
+                plan_copy(&tree, &req, dest_fs).map_err(|e| self.step_err(line, original, e))?;
+            self.commit_layer(state, entries, original.trim().to_string())?;
+            return self.record_cache(state, &key, original);
+        }
         self.fs(state)?;
         let dest_fs: &FsView = state.fs.as_ref().expect("loaded above");
         let entries = match &c.add {
@@ -938,7 +1053,376 @@ impl<'a> Engine<'a> {
                 plan_copy(&tree, &req, dest_fs).map_err(|e| self.step_err(line, original, e))?
             }
         };
-        self.commit_layer(state, entries, original.trim().to_string())
+        let key = copy_key(&state.key, step_id, &entries)
+            .map_err(|e| self.step_err(line, original, e))?;
+        if self.try_cache(state, &key, original)? {
+            return Ok(());
+        }
+        self.commit_layer(state, entries, original.trim().to_string())?;
+        self.record_cache(state, &key, original)
+    }
+
+    /// Layers differ by compression, so the cache keys do too.
+    fn compression_id(&self) -> &'static [u8] {
+        match self.opts.compression {
+            Compression::Gzip => b"gzip",
+            Compression::Zstd => b"zstd",
+            Compression::None => b"none",
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.opts
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// Whether the cache may answer for the current stage.
+    fn cache_enabled(&self) -> bool {
+        match &self.opts.cache {
+            CachePolicy::Use => true,
+            CachePolicy::Ignore => false,
+            CachePolicy::IgnoreStages(names) => !self
+                .current_stage
+                .as_deref()
+                .is_some_and(|s| names.iter().any(|n| n.eq_ignore_ascii_case(s))),
+        }
+    }
+
+    /// Looks `key` up; on a hit, applies the cached result to `state` (layer, history, key).
+    fn try_cache(
+        &mut self,
+        state: &mut ImageState,
+        key: &Digest,
+        created_by: &str,
+    ) -> Result<bool, BuildError> {
+        if !self.cache_enabled() {
+            return Ok(false);
+        }
+        let Some(entry) = self
+            .cache
+            .get(key)
+            .map_err(|e| self.step_err(0, created_by, e))?
+        else {
+            return Ok(false);
+        };
+        (self.on_event)(BuildEvent::Cached { key: key.clone() });
+        match entry.layer {
+            Some(l) => {
+                state.layers.push(l.descriptor.clone());
+                state.config.rootfs.diff_ids.push(l.diff_id);
+                self.history(state, created_by.trim().to_string(), false);
+                if state.fs.is_some() {
+                    let headers = self.layer_headers(&l.descriptor)?;
+                    if let Some(fs) = state.fs.as_mut() {
+                        fs.apply_tar_layer(&headers);
+                    }
+                }
+            }
+            None => self.history(state, created_by.trim().to_string(), true),
+        }
+        state.key = chain_output(key, state);
+        Ok(true)
+    }
+
+    /// Records the step that just produced `state`'s top layer (or an empty step) under `key`, and
+    /// moves `state.key` past it.
+    fn record_cache(
+        &mut self,
+        state: &mut ImageState,
+        key: &Digest,
+        created_by: &str,
+    ) -> Result<(), BuildError> {
+        let empty = state.config.history.last().is_some_and(|h| h.empty_layer);
+        let layer = match (
+            empty,
+            state.layers.last(),
+            state.config.rootfs.diff_ids.last(),
+        ) {
+            (false, Some(d), Some(diff_id)) => Some(CachedLayer {
+                descriptor: d.clone(),
+                diff_id: diff_id.clone(),
+            }),
+            _ => None,
+        };
+        let entry = CacheEntry {
+            layer,
+            created_by: created_by.trim().to_string(),
+            extra: serde_json::Value::Null,
+        };
+        self.cache
+            .put(key, &entry)
+            .map_err(|e| self.step_err(0, created_by, e))?;
+        state.key = chain_output(key, state);
+        Ok(())
+    }
+
+    /// The headers of one layer blob, for the filesystem view.
+    fn layer_headers(&self, desc: &Descriptor) -> Result<Vec<HeaderInfo>, BuildError> {
+        let blob = self.store.open_blob(&desc.digest)?;
+        let entries = layer::read_layer_entries(std::io::BufReader::new(blob), &desc.media_type)
+            .map_err(|e| BuildError::Step {
+                file: self.file.clone(),
+                line: 0,
+                instruction: String::new(),
+                message: format!("reading layer {}: {e}", desc.digest),
+            })?;
+        Ok(entries.iter().map(header_info).collect())
+    }
+
+    /// A RUN step: from the cache, or run in the sandbox over the extracted layers.
+    #[allow(clippy::too_many_arguments)]
+    fn run_step(
+        &mut self,
+        state: &mut ImageState,
+        scope: &Scope,
+        r: &ins::RunCommand,
+        line: u32,
+        original: &str,
+        stages: &[ins::Stage],
+        built: &[Option<ImageState>],
+    ) -> Result<(), BuildError> {
+        let cfg = &state.config.config;
+        let shell = &cfg.shell;
+        let scratch = tempfile::Builder::new()
+            .prefix("run-mounts-")
+            .tempdir_in(self.tmp.path())
+            .map_err(|e| self.step_err(line, original, e))?;
+        let mut mounts: Vec<SandboxMount> = Vec::new();
+        let args = match r.script().map_err(|e| self.step_err(line, original, e))? {
+            ins::RunScript::Plain => with_shell(&r.cmd, shell),
+            ins::RunScript::Inline(full) => with_shell(&ShellOrExec::Shell(full), shell),
+            ins::RunScript::Heredoc {
+                name,
+                content,
+                shebang: false,
+            } => {
+                let _ = name;
+                with_shell(&ShellOrExec::Shell(content), shell)
+            }
+            ins::RunScript::Heredoc {
+                name,
+                content,
+                shebang: true,
+            } => {
+                let file = scratch.path().join(format!("heredoc-{}", mounts.len()));
+                fs_err::write(&file, content).map_err(|e| self.step_err(line, original, e))?;
+                set_mode(&file, 0o755).map_err(|e| self.step_err(line, original, e))?;
+                let target = format!("/dev/pipes/{name}");
+                mounts.push(SandboxMount {
+                    kind: MountKind::Bind {
+                        source: file,
+                        readonly: true,
+                    },
+                    target: target.clone(),
+                });
+                with_shell(&ShellOrExec::Shell(target), shell)
+            }
+        };
+        // The step's environment: ENV, then the ARGs in scope that ENV does not set; a default PATH.
+        let mut env: Vec<String> = cfg.env.clone();
+        for (k, v) in &scope.args {
+            if let Some(v) = v
+                && !env
+                    .iter()
+                    .any(|e| e.split_once('=').map_or(e.as_str(), |(ek, _)| ek) == k)
+            {
+                env.push(format!("{k}={v}"));
+            }
+        }
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push(format!("PATH={DEFAULT_PATH}"));
+        }
+        let user_spec = cfg
+            .user
+            .clone()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "root".to_string());
+        let cwd = cfg
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".to_string());
+        let network = match r.network {
+            ins::NetworkMode::None => Network::None,
+            ins::NetworkMode::Host => Network::Host,
+            _ => match self.opts.network {
+                RunNetwork::Host => Network::Host,
+                RunNetwork::None => Network::None,
+            },
+        };
+        // Mounts; their description joins the cache key, secrets by id only.
+        let mut mount_ids: Vec<String> = Vec::new();
+        let mut secret_env: Vec<String> = Vec::new();
+        for m in r.resolved_mounts().unwrap_or_default() {
+            let target = m.target.clone().unwrap_or_default();
+            match m.typ {
+                ins::MountType::Cache => {
+                    let id = m.id.clone().unwrap_or_else(|| target.clone());
+                    let dir = self
+                        .store
+                        .path()
+                        .join(".plinth/cache-mounts")
+                        .join(Digest::of(id.as_bytes()).hex());
+                    if !dir.exists() {
+                        fs_err::create_dir_all(&dir)
+                            .map_err(|e| self.step_err(line, original, e))?;
+                        set_mode(&dir, m.mode.unwrap_or(0o755))
+                            .map_err(|e| self.step_err(line, original, e))?;
+                        chown(&dir, m.uid.unwrap_or(0), m.gid.unwrap_or(0))
+                            .map_err(|e| self.step_err(line, original, e))?;
+                    }
+                    mount_ids.push(format!("cache:{id}:{target}"));
+                    mounts.push(SandboxMount {
+                        kind: MountKind::Bind {
+                            source: dir,
+                            readonly: m.readonly,
+                        },
+                        target,
+                    });
+                }
+                ins::MountType::Secret => {
+                    let id = m.id.clone().unwrap_or_else(|| {
+                        target.rsplit('/').next().unwrap_or_default().to_string()
+                    });
+                    let target = if target.is_empty() {
+                        format!("/run/secrets/{id}")
+                    } else {
+                        target
+                    };
+                    let Some(src) = self.opts.secrets.iter().find(|s| s.id == id) else {
+                        if m.required {
+                            return Err(self.step_err(line, original, format!("secret {id:?} is required but was not given: use plinth build --secret id={id},src=FILE")));
+                        }
+                        continue;
+                    };
+                    let bytes =
+                        fs_err::read(&src.path).map_err(|e| self.step_err(line, original, e))?;
+                    if let Some(var) = &m.env {
+                        secret_env.push(format!("{var}={}", String::from_utf8_lossy(&bytes)));
+                    } else {
+                        let file = scratch.path().join(format!("secret-{}", mounts.len()));
+                        fs_err::write(&file, &bytes)
+                            .map_err(|e| self.step_err(line, original, e))?;
+                        set_mode(&file, m.mode.unwrap_or(0o400))
+                            .map_err(|e| self.step_err(line, original, e))?;
+                        chown(&file, m.uid.unwrap_or(0), m.gid.unwrap_or(0))
+                            .map_err(|e| self.step_err(line, original, e))?;
+                        mounts.push(SandboxMount {
+                            kind: MountKind::Bind {
+                                source: file,
+                                readonly: true,
+                            },
+                            target: target.clone(),
+                        });
+                    }
+                    mount_ids.push(format!("secret:{id}:{target}"));
+                }
+                ins::MountType::Bind => {
+                    let root = match &m.from {
+                        Some(from) => self.source_root(from, stages, built, line, original)?,
+                        None => self.opts.context.clone(),
+                    };
+                    let rel = m.source.clone().unwrap_or_default();
+                    let source = resolve_path("/", &rel);
+                    let host = root.join(source.trim_start_matches('/'));
+                    if !host.starts_with(&root) || !host.exists() {
+                        return Err(self.step_err(
+                            line,
+                            original,
+                            format!("bind mount source {rel:?} not found"),
+                        ));
+                    }
+                    mount_ids.push(format!(
+                        "bind:{}:{}:{target}",
+                        m.from.clone().unwrap_or_default(),
+                        source
+                    ));
+                    mounts.push(SandboxMount {
+                        kind: MountKind::Bind {
+                            source: host,
+                            readonly: m.readonly,
+                        },
+                        target,
+                    });
+                }
+                ins::MountType::Tmpfs => {
+                    mount_ids.push(format!("tmpfs:{target}"));
+                    mounts.push(SandboxMount {
+                        kind: MountKind::Tmpfs {
+                            size: m.size_limit.and_then(|s| u64::try_from(s).ok()),
+                        },
+                        target,
+                    });
+                }
+                ins::MountType::Ssh => {
+                    return Err(self.step_err(line, original, "RUN --mount=type=ssh: plinth does not forward an SSH agent into builds; fetch private sources before the build or use a secret mount"));
+                }
+            }
+        }
+        let mut key_parts: Vec<String> = vec![state.key.to_string(), "RUN".into()];
+        key_parts.extend(args.iter().cloned());
+        key_parts.push("\0env".into());
+        key_parts.extend(env.iter().cloned());
+        key_parts.extend([
+            "\0user".into(),
+            user_spec.clone(),
+            cwd.clone(),
+            format!("{network:?}"),
+        ]);
+        key_parts.extend(mount_ids);
+        let part_refs: Vec<&[u8]> = key_parts.iter().map(|p| p.as_bytes()).collect();
+        let key = cache_key(&part_refs);
+        let created_by = format!("RUN {}", args.join(" "));
+        if self.try_cache(state, &key, &created_by)? {
+            return Ok(());
+        }
+        env.extend(secret_env);
+        let passwd = self.read_image_file(state, "/etc/passwd")?;
+        let group = self.read_image_file(state, "/etc/group")?;
+        let user = userdb::resolve_exec_user(&user_spec, passwd.as_deref(), group.as_deref())
+            .map_err(|e| self.step_err(line, original, e))?;
+        let mut lowers = Vec::new();
+        for (desc, diff_id) in state.layers.iter().zip(state.config.rootfs.diff_ids.iter()) {
+            lowers.push(self.store.extracted_layer(desc, diff_id)?);
+        }
+        let step = RunStep {
+            args,
+            env,
+            cwd,
+            uid: user.ids().0,
+            gid: user.ids().1,
+            additional_gids: user.ids().2,
+            network,
+            mounts,
+            lowers,
+            security: match r.security {
+                ins::SecurityMode::Insecure => plinth_sandbox::Security::Insecure,
+                _ => plinth_sandbox::Security::Sandboxed,
+            },
+        };
+        let tmp_root = self.store.path().join(".plinth/tmp");
+        let on_event = &mut self.on_event;
+        let cancel = self.opts.cancel.clone();
+        let changes = run::run_step(&self.sandbox, &step, &tmp_root, cancel, &mut |bytes| {
+            on_event(BuildEvent::Output {
+                text: String::from_utf8_lossy(bytes).into_owned(),
+            });
+        })
+        .map_err(|e| match e {
+            run::RunError::Sandbox(plinth_sandbox::SandboxError::Cancelled) => {
+                BuildError::Cancelled
+            }
+            e => self.step_err(line, original, e),
+        })?;
+        if changes.entries.is_empty() {
+            self.history(state, created_by.clone(), true);
+        } else {
+            self.commit_layer(state, changes.entries, created_by.clone())?;
+        }
+        drop(changes.scratch);
+        self.record_cache(state, &key, &created_by)
     }
 
     /// The root filesystem of `COPY --from=X`: a stage (name or index) or an image in the store,
@@ -1199,6 +1683,40 @@ fn dir_entry(path: &str, mode: u32, owner: (u64, u64)) -> LayerEntry {
         mtime: None,
         xattrs: BTreeMap::new(),
     }
+}
+
+/// The cache key of a COPY/ADD: the state so far, the step, and the content it copies.
+fn copy_key(state_key: &Digest, step_id: &str, entries: &[LayerEntry]) -> std::io::Result<Digest> {
+    let digest = content_digest(entries)?;
+    Ok(cache_key(&[
+        state_key.to_string().as_bytes(),
+        step_id.as_bytes(),
+        digest.to_string().as_bytes(),
+    ]))
+}
+
+/// The key after a step: its cache key and what it produced (the top diff_id, or nothing for an
+/// empty step), so a rebuilt parent with different output never matches its old children.
+fn chain_output(key: &Digest, state: &ImageState) -> Digest {
+    let empty = state.config.history.last().is_some_and(|h| h.empty_layer);
+    let output = match (empty, state.config.rootfs.diff_ids.last()) {
+        (false, Some(d)) => d.to_string(),
+        _ => String::new(),
+    };
+    cache_key(&[key.to_string().as_bytes(), output.as_bytes()])
+}
+
+/// The PATH RUN steps get when the image sets none (Docker's default).
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn set_mode(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+fn chown(path: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
 }
 
 /// Docker layers in an OCI manifest get the equivalent OCI media type (same bytes).

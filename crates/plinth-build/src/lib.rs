@@ -11,10 +11,16 @@
 //! callback as [`BuildEvent`]s.
 
 pub mod add;
+pub mod cache;
+pub mod container;
 pub mod context;
 pub mod engine;
 pub mod fsview;
+pub mod run;
 pub mod sde;
 pub mod userdb;
 
-pub use engine::{BuildError, BuildEvent, BuildOptions, BuildResult, Diagnostic, build};
+pub use engine::{
+    BuildError, BuildEvent, BuildOptions, BuildResult, CachePolicy, Diagnostic, RunNetwork,
+    SecretSource, build,
+};

@@ -59,6 +59,19 @@ pub struct ExecUser {
     pub home: String,
 }
 
+impl ExecUser {
+    /// uid, gid and supplementary gids as the kernel takes them (ids above u32 become nobody's
+    /// 65534-style overflow id, `u32::MAX`, which setuid refuses).
+    pub fn ids(&self) -> (u32, u32, Vec<u32>) {
+        let id = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        (
+            id(self.uid),
+            id(self.gid),
+            self.additional_gids.iter().map(|g| id(*g)).collect(),
+        )
+    }
+}
+
 /// Parses `/etc/passwd` content. Lines that do not have numeric uid and gid fields are skipped.
 pub fn parse_passwd(data: &[u8]) -> Vec<PasswdEntry> {
     let text = String::from_utf8_lossy(data);

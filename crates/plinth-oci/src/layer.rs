@@ -1,7 +1,7 @@
 //! Deterministic layers: a list of [`LayerEntry`] in, one compressed tar stream out, with its
 //! `diff_id` (digest of the uncompressed tar) and blob digest computed in one pass; plus the way
 //! back: listing a layer blob's entries ([`read_layer_entries`]), extracting one safely
-//! ([`extract_layer`]), and turning a host directory (a `COPY` source, an overlay upper dir) into
+//! ([`extract_layer`], or into an overlayfs lower directory with [`extract_layer_with`]), and turning a host directory (a `COPY` source, an overlay upper dir) into
 //! entries ([`entries_from_dir`]).
 //!
 //! # Determinism rules of [`write_layer`]
@@ -40,7 +40,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 mod extract;
-mod read;
+pub(crate) mod read;
 mod tarread;
 mod walk;
 mod write;
@@ -48,7 +48,10 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use extract::{ExtractStats, extract_layer};
+pub(crate) use extract::extract_tar;
+pub use extract::{
+    ExtractMode, ExtractStats, OVERLAY_OPAQUE_XATTR, extract_layer, extract_layer_with,
+};
 pub use read::{EntryInfoKind, FileLookup, LayerEntryInfo, read_layer_entries, read_layer_file};
 pub use walk::entries_from_dir;
 pub use write::{LayerOptions, WrittenLayer, media_type, write_layer};

@@ -4,8 +4,9 @@
 //! # Layout and private files
 //! Besides the standard layout, plinth keeps its private state under `<store>/.plinth/`:
 //! `tmp/` (temporary files, on the same filesystem as the blobs so they can be renamed in),
-//! `index.lock` (serializes `index.json` updates), `gc.lock` and `sessions/` (see below).
-//! Other OCI tools ignore that directory.
+//! `index.lock` (serializes `index.json` updates), `gc.lock` and `sessions/` (see below),
+//! `roots/` (extra gc roots) and `layers/` (extracted layers). Other OCI tools ignore that
+//! directory.
 //!
 //! # Durability and crash safety
 //! * A blob is written to a temp file in `.plinth/tmp`, fsynced, renamed to `blobs/sha256/<hex>`,
@@ -26,6 +27,28 @@
 //! not wait: if any session is open it fails with [`StoreError::Busy`]
 //! ("store busy: N builds running"); [`GcWait::Timeout`] makes it retry until a deadline instead.
 //! A process must not call `gc` while it holds a session itself (it would report itself as busy).
+//!
+//! # Extra gc roots
+//! Besides `index.json`, gc keeps whatever a *root* lists. A root is a file
+//! `.plinth/roots/<group>/<name>.json` ([`Root`]: descriptors, diff_ids of extracted layers to
+//! keep, and free-form data of its owner), written atomically by [`Store::set_root`] /
+//! [`Store::set_root_with`] (only when every blob it needs is present, like a ref), read by
+//! [`Store::root`], listed by [`Store::roots`] (with mtimes, which [`Store::touch_root`] updates
+//! for LRU bookkeeping) and deleted by [`Store::remove_root`]. gc walks every descriptor of every
+//! root like an index entry; a blob a root lists but the store lacks is skipped, not an error.
+//! Group and root names are `[A-Za-z0-9._-]`, 1 to 200 bytes, not starting with `.`. The build
+//! cache is the group `cache` (one root per cached step).
+//!
+//! # Extracted layers
+//! [`Store::extracted_layer`] keeps each layer extracted once, alone, in overlayfs
+//! lower-directory format (whiteouts as 0/0 character devices, opaque directories marked with
+//! `trusted.overlay.opaque=y`) in `.plinth/layers/<diff_id hex>/` (the `layers` directory is mode
+//! 0700: it holds setuid files and devices). The extraction goes to a temp directory under
+//! `.plinth/tmp`, is checked (blob digest and diff_id) and synced, then renamed into place, so a
+//! layer directory is always complete; a killed extraction leaves a temp directory that gc
+//! removes. gc removes a layer directory when no image config reachable from `index.json` or a
+//! root, nor a root's `diff_ids`, names its diff_id. Builds use layer directories inside a
+//! [`BuildSession`], so gc never removes one in use.
 //!
 //! # Refs and other tools
 //! A ref is an `index.json` entry whose `org.opencontainers.image.ref.name` annotation is the full
@@ -163,6 +186,28 @@ pub enum StoreError {
         what: &'static str,
         source: serde_json::Error,
     },
+    #[error("invalid gc root name {name:?}: {reason}")]
+    InvalidRootName { name: String, reason: &'static str },
+    #[error("corrupt gc root {path}: {source}")]
+    CorruptRoot {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("extracting layer {digest} of the store {store}: {source}")]
+    ExtractLayer {
+        store: PathBuf,
+        digest: Digest,
+        source: crate::layer::LayerError,
+    },
+    #[error(
+        "layer {layer} in the store {store} uncompresses to content with digest {actual}, not the expected diff_id {expected}; nothing was kept"
+    )]
+    DiffIdMismatch {
+        store: PathBuf,
+        layer: Digest,
+        expected: Digest,
+        actual: Digest,
+    },
 }
 
 fn list_digests(d: &[Digest]) -> String {
@@ -268,8 +313,11 @@ pub enum GcWait {
 pub struct GcReport {
     pub removed_blobs: Vec<Digest>,
     pub freed_bytes: u64,
-    /// Stale temporary files and session files of dead processes.
+    /// Stale temporary files and session files of dead processes (including interrupted layer
+    /// extractions).
     pub removed_temp_files: usize,
+    /// Extracted layers ([`Store::extracted_layer`]) removed, by diff_id.
+    pub removed_layer_dirs: Vec<Digest>,
 }
 
 /// Whether a walk tolerates blobs that are not in the store.
@@ -405,8 +453,11 @@ impl Store {
             }
         }
         if !store.root.join(LAYOUT_FILE).exists() {
-            let content = format!("{{\"imageLayoutVersion\":\"{LAYOUT_VERSION}\"}}");
-            store.replace_file(&store.root.join(LAYOUT_FILE), content.as_bytes())?;
+            let _lock = store.index_lock()?;
+            if !store.root.join(LAYOUT_FILE).exists() {
+                let content = format!("{{\"imageLayoutVersion\":\"{LAYOUT_VERSION}\"}}");
+                store.replace_file(&store.root.join(LAYOUT_FILE), content.as_bytes())?;
+            }
         }
         Store::open(&store.root)
     }
@@ -1135,10 +1186,12 @@ impl Store {
         Ok(n)
     }
 
-    /// Deletes every blob not reachable from `index.json` (manifests → config and layers, indexes →
-    /// manifests, and subjects), stale temp files and dead sessions' files. Refuses (or waits, see
-    /// [`GcWait`]) while build sessions or blob writers are active. A manifest that cannot be parsed
-    /// stops gc before anything is deleted, since what it references cannot be known.
+    /// Deletes every blob not reachable from `index.json` or a gc root (manifests → config and
+    /// layers, indexes → manifests, and subjects), extracted layers whose diff_id no reachable
+    /// image config (nor root) names, stale temp files (and interrupted extractions) and dead
+    /// sessions' files. Refuses (or waits, see [`GcWait`]) while build sessions or blob writers
+    /// are active. A manifest or root file that cannot be parsed stops gc before anything is
+    /// deleted, since what it references cannot be known.
     pub fn gc(&self, wait: GcWait) -> Result<GcReport> {
         let path = self.lock_path("gc.lock")?;
         let deadline = match wait {
@@ -1173,7 +1226,21 @@ impl Store {
         for d in &index.manifests {
             self.walk(d, Missing::Skip, &mut reachable)?;
         }
+        let mut root_diff_ids = BTreeSet::new();
+        for root in self.all_roots()? {
+            for d in &root.descriptors {
+                self.walk(d, Missing::Skip, &mut reachable)?;
+            }
+            root_diff_ids.extend(root.diff_ids);
+        }
         let mut report = GcReport::default();
+        if self.layers_dir().is_dir() {
+            // A config that cannot be read: its layers are unknown, so every extracted layer stays.
+            if let Some(mut live) = self.reachable_diff_ids(&reachable) {
+                live.append(&mut root_diff_ids);
+                report.removed_layer_dirs = self.remove_extracted_layers(&live)?;
+            }
+        }
         let blobs = self.blobs_dir();
         if blobs.is_dir() {
             let mut names: Vec<_> = fs_err::read_dir(&blobs)?.collect::<io::Result<Vec<_>>>()?;
@@ -1198,24 +1265,46 @@ impl Store {
                 fsync_dir(&blobs)?;
             }
         }
-        // With gc.lock held exclusively no writer or session is alive: every temp file is stale.
+        report.removed_temp_files = self.remove_temp_files()?;
+        Ok(report)
+    }
+
+    /// Removes what killed runs left in `.plinth/tmp` (temp blobs, RUN upper dirs, extractions)
+    /// when no other plinth process is using the store; does nothing (returns 0) otherwise. Builds
+    /// call this before they start, so a kill -9 is cleaned up by the next run.
+    pub fn clean_stale_temp(&self) -> Result<usize> {
+        let path = self.lock_path("gc.lock")?;
+        match FileLock::try_acquire(&path, LockKind::Exclusive) {
+            Ok(Some(_lock)) => {
+                // Index updates write their temp files under the index lock.
+                let _index_lock = self.index_lock()?;
+                self.remove_temp_files()
+            }
+            Ok(None) => Ok(0),
+            Err(source) => Err(StoreError::IoAt {
+                what: "locking",
+                path,
+                source,
+            }),
+        }
+    }
+
+    /// Must be called with gc.lock held exclusively: then no writer or session is alive and every
+    /// temp file is stale.
+    fn remove_temp_files(&self) -> Result<usize> {
+        let mut removed = 0;
         for sub in ["tmp", "sessions"] {
             let dir = self.private_dir(sub)?;
             for entry in fs_err::read_dir(&dir)? {
                 let p = entry?.path();
-                let removed = if p.is_dir() {
-                    fs_err::remove_dir_all(&p)
-                } else {
-                    fs_err::remove_file(&p)
-                };
-                match removed {
-                    Ok(()) => report.removed_temp_files += 1,
+                match fs_err::symlink_metadata(&p).and_then(|_| extracted::remove_tree(&p)) {
+                    Ok(()) => removed += 1,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e.into()),
                 }
             }
         }
-        Ok(report)
+        Ok(removed)
     }
 
     /// Digests of every blob reachable from the given descriptors (used by the archive writer).
@@ -1408,6 +1497,11 @@ impl Read for BlobReader {
         Ok(n)
     }
 }
+
+mod extracted;
+mod roots;
+
+pub use roots::{Root, RootInfo};
 
 #[cfg(test)]
 mod tests;

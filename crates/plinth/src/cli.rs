@@ -42,6 +42,10 @@ pub struct Cli {
 pub enum Command {
     /// Build a Dockerfile into the store.
     ///
+    /// RUN steps run in plinth's sandbox (root needed). Steps come from the layer cache when their
+    /// inputs are unchanged; the cache is kept under PLINTH_CACHE_LIMIT (default 10G) and `plinth
+    /// prune` empties it.
+    ///
     /// Example: plinth build -t app:1.0 --build-arg VERSION=1.0 .
     Build(BuildArgs),
     /// List the images in the store (name, tag, digest, size, created).
@@ -54,6 +58,61 @@ pub enum Command {
     Save(SaveArgs),
     /// Import an oci-archive or docker-archive (as written by `docker save`) into the store.
     Load(LoadArgs),
+    /// Run a command in a container of a store image (in plinth's sandbox; needs root).
+    ///
+    /// Example: plinth run --rm app:1.0 sh -c 'id && ls /app'
+    Run(RunArgs),
+    /// Free the layer cache down to a size limit, then collect unreferenced blobs.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Remove the container's writable layer when it exits (without it the layer is kept and its
+    /// path printed).
+    #[arg(long)]
+    pub rm: bool,
+    /// Network: the host's, or none (loopback only).
+    #[arg(long, value_enum, default_value_t = NetworkArg::Host)]
+    pub network: NetworkArg,
+    /// Set an environment variable (repeatable).
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Bind-mount a host path (repeatable).
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
+    pub volumes: Vec<String>,
+    /// Run as this user (name or uid[:gid]) instead of the image's USER.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Working directory instead of the image's WORKDIR.
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Replace the image's ENTRYPOINT ("" clears it).
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// The image (name:tag or digest).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The command, replacing the image's CMD.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NetworkArg {
+    Host,
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Keep at most this many bytes of cached layers (suffixes k, M, G accepted).
+    #[arg(long, value_name = "SIZE", default_value = "0")]
+    pub keep: String,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +159,23 @@ pub struct BuildArgs {
     /// Write the image's manifest digest to this file.
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+
+    /// The network of RUN steps that do not set `RUN --network`.
+    #[arg(long, value_enum, default_value_t = NetworkArg::Host)]
+    pub network: NetworkArg,
+
+    /// A secret for `RUN --mount=type=secret,id=ID` (repeatable): `id=ID,src=FILE`. Secrets never
+    /// land in a layer, the config or the history.
+    #[arg(long = "secret", value_name = "id=ID,src=FILE")]
+    pub secrets: Vec<String>,
+
+    /// Run every step, ignoring the layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Ignore the layer cache for these stages (repeatable).
+    #[arg(long = "no-cache-filter", value_name = "STAGE")]
+    pub no_cache_filter: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -230,6 +306,34 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Save(args) => save(&store_path, args),
+        Command::Run(args) => run_container(&store_path, args),
+        Command::Prune(args) => {
+            let store = open_store(&store_path)?;
+            let keep =
+                parse_size(&args.keep).map_err(|e| UsageError(format!("error: --keep: {e}")))?;
+            let report = plinth_build::cache::BuildCache::new(&store).prune(keep)?;
+            println!(
+                "removed {} cache entries ({}); {} entries ({}) remain",
+                report.removed_entries,
+                render::human_size(report.removed_bytes),
+                report.remaining.entries,
+                render::human_size(report.remaining.bytes)
+            );
+            match report.gc {
+                plinth_build::cache::GcOutcome::Ran(gc) => println!(
+                    "removed {} blobs ({}) and {} extracted layers",
+                    gc.removed_blobs.len(),
+                    render::human_size(gc.freed_bytes),
+                    gc.removed_layer_dirs.len()
+                ),
+                plinth_build::cache::GcOutcome::Busy { sessions } => {
+                    println!(
+                        "blobs not collected: {sessions} builds are running (run `plinth gc` later)"
+                    )
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Load(args) => {
             let store = open_store(&store_path)?;
             let loaded = plinth_oci::archive::load_archive_file(&store, &args.input)
@@ -283,6 +387,17 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
         .file
         .clone()
         .unwrap_or_else(|| args.context.join("Dockerfile"));
+    let mut secrets = Vec::new();
+    for s in &args.secrets {
+        secrets.push(parse_secret(s).map_err(|e| UsageError(format!("error: --secret {s}: {e}")))?);
+    }
+    let cache = if args.no_cache {
+        plinth_build::CachePolicy::Ignore
+    } else if !args.no_cache_filter.is_empty() {
+        plinth_build::CachePolicy::IgnoreStages(args.no_cache_filter.clone())
+    } else {
+        plinth_build::CachePolicy::Use
+    };
     let opts = plinth_build::BuildOptions {
         dockerfile,
         context: args.context.clone(),
@@ -291,6 +406,14 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
         target: args.target.clone(),
         compression: args.compression.into(),
         source_date_epoch,
+        network: match args.network {
+            NetworkArg::Host => plinth_build::RunNetwork::Host,
+            NetworkArg::None => plinth_build::RunNetwork::None,
+        },
+        secrets,
+        cache,
+        cancel: Some(crate::interrupt_flag()),
+        sandbox_helper: None,
     };
     let store = open_store(store_path)?;
     let mut renderer = render::BuildRenderer::new(args.progress, std::io::stderr().is_terminal());
@@ -303,9 +426,14 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
         Err(e @ plinth_build::BuildError::Tag(_)) => {
             return Err(UsageError(format!("error: {e}")).into());
         }
+        Err(plinth_build::BuildError::Cancelled) => {
+            eprintln!("interrupted: nothing was committed");
+            return Ok(ExitCode::from(130));
+        }
         Err(e) => return Err(anyhow::Error::new(e)),
     };
     renderer.finish(&result);
+    enforce_cache_limit(&store)?;
     if let Some(f) = &args.iidfile {
         fs_err::write(f, result.manifest.digest.to_string())?;
     }
@@ -339,4 +467,97 @@ fn save(store_path: &Path, args: SaveArgs) -> Result<ExitCode> {
     tmp.persist(&args.output)
         .with_context(|| format!("writing {}", args.output.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `id=ID,src=FILE` (also `source=`, and `type=file` accepted), as docker buildx takes it.
+fn parse_secret(spec: &str) -> Result<plinth_build::SecretSource, String> {
+    let (mut id, mut src) = (None, None);
+    for field in spec.split(',') {
+        match field.split_once('=') {
+            Some(("id", v)) => id = Some(v.to_string()),
+            Some(("src" | "source", v)) => src = Some(PathBuf::from(v)),
+            Some(("type", "file")) => {}
+            _ => return Err(format!("unknown field {field:?}; expected id=ID,src=FILE")),
+        }
+    }
+    match (id, src) {
+        (Some(id), Some(path)) if !id.is_empty() => {
+            if !path.is_file() {
+                return Err(format!("{} is not a file", path.display()));
+            }
+            Ok(plinth_build::SecretSource { id, path })
+        }
+        _ => Err("expected id=ID,src=FILE".into()),
+    }
+}
+
+/// Keeps the layer cache under its limit (`PLINTH_CACHE_LIMIT`, default 10G) after a build.
+fn enforce_cache_limit(store: &Store) -> Result<()> {
+    let limit = match std::env::var("PLINTH_CACHE_LIMIT") {
+        Ok(v) => {
+            parse_size(&v).map_err(|e| UsageError(format!("error: PLINTH_CACHE_LIMIT: {e}")))?
+        }
+        Err(_) => plinth_build::cache::DEFAULT_CACHE_LIMIT,
+    };
+    let cache = plinth_build::cache::BuildCache::new(store);
+    if cache.usage()?.bytes > limit {
+        let report = cache.prune(limit)?;
+        eprintln!(
+            "layer cache over its limit ({}): removed {} entries ({})",
+            render::human_size(limit),
+            report.removed_entries,
+            render::human_size(report.removed_bytes)
+        );
+    }
+    Ok(())
+}
+
+/// `10G`, `500M`, `64k` or plain bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .map(|n| n.saturating_mul(mult))
+        .map_err(|_| format!("{s:?} is not a size like 10G, 500M or 1048576"))
+}
+
+fn run_container(store_path: &Path, args: RunArgs) -> Result<ExitCode> {
+    let store = open_store(store_path)?;
+    let opts = plinth_build::container::RunOptions {
+        image: args.image.clone(),
+        command: args.command.clone(),
+        entrypoint: args.entrypoint.clone(),
+        env: args.env.clone(),
+        volumes: args.volumes.clone(),
+        network: match args.network {
+            NetworkArg::Host => plinth_sandbox::Network::Host,
+            NetworkArg::None => plinth_sandbox::Network::None,
+        },
+        user: args.user.clone(),
+        workdir: args.workdir.clone(),
+        keep: if args.rm {
+            plinth_build::container::Keep::Remove
+        } else {
+            plinth_build::container::Keep::Keep
+        },
+        sandbox_helper: None,
+    };
+    // Ctrl-C reaches the container through the terminal's process group; plinth itself stays
+    // to report the exit code (a second signal ends it, and the container with it).
+    let _ = crate::interrupt_flag();
+    let exit = plinth_build::container::run(&store, &opts)?;
+    if let Some(upper) = exit.upper {
+        eprintln!(
+            "the container's writable layer is kept at {}",
+            upper.display()
+        );
+    }
+    Ok(ExitCode::from(
+        u8::try_from(exit.code.clamp(0, 255)).unwrap_or(1),
+    ))
 }

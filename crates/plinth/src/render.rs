@@ -12,11 +12,14 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressMode {
-    /// Plain lines (the terminal display arrives with long RUN steps).
+    /// `tty` on a terminal, `plain` otherwise (CI logs, pipes).
     Auto,
-    /// One line per step and event.
+    /// A compact display: one line per step, the last lines of a running step's output below it,
+    /// redrawn in place.
+    Tty,
+    /// One line per step and event, RUN output as it comes.
     Plain,
-    /// One JSON object per line, for other tools.
+    /// One JSON object per event and line, for other tools.
     Json,
 }
 
@@ -26,20 +29,73 @@ pub enum ListFormat {
     Json,
 }
 
+/// How many output lines the tty display keeps under the running step.
+const WINDOW: usize = 6;
+
 /// Writes build events to stderr.
 pub struct BuildRenderer {
     mode: ProgressMode,
     started: Instant,
     step_started: Instant,
+    /// tty: the output lines shown under the current step, and how many are drawn.
+    window: std::collections::VecDeque<String>,
+    partial: String,
+    drawn: usize,
+    width: usize,
 }
 
 impl BuildRenderer {
-    pub fn new(mode: ProgressMode, _is_terminal: bool) -> Self {
+    pub fn new(mode: ProgressMode, is_terminal: bool) -> Self {
+        let mode = match mode {
+            ProgressMode::Auto if is_terminal => ProgressMode::Tty,
+            ProgressMode::Auto => ProgressMode::Plain,
+            m => m,
+        };
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100usize);
         BuildRenderer {
             mode,
             started: Instant::now(),
             step_started: Instant::now(),
+            window: std::collections::VecDeque::new(),
+            partial: String::new(),
+            drawn: 0,
+            width: width.max(20),
         }
+    }
+
+    /// tty: erases the output window.
+    fn clear_window(&mut self, err: &mut impl Write) {
+        if self.drawn > 0 {
+            let _ = write!(err, "\x1b[{}A\x1b[J", self.drawn);
+            self.drawn = 0;
+        }
+        self.window.clear();
+        self.partial.clear();
+    }
+
+    /// tty: adds output and redraws the window in place.
+    fn show_output(&mut self, err: &mut impl Write, text: &str) {
+        self.partial.push_str(text);
+        while let Some(i) = self.partial.find('\n') {
+            let line: String = self.partial[..i].trim_end_matches('\r').to_string();
+            self.partial.drain(..=i);
+            if self.window.len() == WINDOW {
+                self.window.pop_front();
+            }
+            self.window.push_back(line);
+        }
+        if self.drawn > 0 {
+            let _ = write!(err, "\x1b[{}A", self.drawn);
+        }
+        let max = self.width.saturating_sub(6);
+        for line in &self.window {
+            let shown: String = line.chars().filter(|c| !c.is_control()).take(max).collect();
+            let _ = writeln!(err, "\x1b[2K  \x1b[2m│ {shown}\x1b[0m");
+        }
+        self.drawn = self.window.len();
     }
 
     pub fn event(&mut self, ev: &BuildEvent) {
@@ -49,6 +105,10 @@ impl BuildRenderer {
                 let _ = writeln!(err, "{line}");
             }
             return;
+        }
+        let tty = self.mode == ProgressMode::Tty;
+        if tty && !matches!(ev, BuildEvent::Output { .. }) {
+            self.clear_window(&mut err);
         }
         let _ = match ev {
             BuildEvent::Start {
@@ -82,12 +142,21 @@ impl BuildRenderer {
                 None => writeln!(err, "warning: {message}"),
             },
             BuildEvent::Tagged { name } => writeln!(err, "tagged {name}"),
+            BuildEvent::Cached { .. } => writeln!(err, "  cached"),
+            BuildEvent::Output { text } if tty => {
+                self.show_output(&mut err, text);
+                Ok(())
+            }
+            BuildEvent::Output { text } => err.write_all(text.as_bytes()),
         };
     }
 
     pub fn finish(&mut self, result: &BuildResult) {
         if self.mode == ProgressMode::Json {
             return;
+        }
+        if self.mode == ProgressMode::Tty {
+            self.clear_window(&mut std::io::stderr().lock());
         }
         eprintln!(
             "built {} ({}, {} layers) in {:.2}s",

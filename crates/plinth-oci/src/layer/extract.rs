@@ -22,6 +22,29 @@
 //! Device nodes that cannot be created for lack of privilege and xattrs the filesystem or the
 //! process cannot set are skipped and counted in [`ExtractStats`]. The root entry (`./`) does not
 //! change `root`'s own metadata.
+//!
+//! # Overlay lower directories
+//! [`extract_layer_with`] with [`ExtractMode::OverlayLower`] extracts one layer *alone* into an
+//! empty directory in the format overlayfs reads as a lower directory (the format of Docker's
+//! overlay2 and containerd's overlayfs snapshotter):
+//!
+//! * a whiteout `dir/.wh.name` becomes a character device 0/0 `dir/name` (mode 0, owned by the
+//!   header's uid/gid when running as root); whatever this layer put at that path before is
+//!   replaced;
+//! * an opaque marker `dir/.wh..wh..opq` sets the xattr `trusted.overlay.opaque=y` on `dir`, and
+//!   nothing is removed (the directory holds only this layer's entries);
+//! * a directory that replaces a non-directory this layer created earlier (a whiteout or a file
+//!   of the same path, or a whiteout used as a parent) is made opaque, so the merged view is the
+//!   same as applying the layer with [`ExtractMode::Apply`];
+//! * xattrs in the overlay namespaces (`trusted.overlay.*`, `user.overlay.*`) carried by layer
+//!   entries are not set (counted in [`ExtractStats::skipped_xattrs`]): overlayfs would read them
+//!   as its own metadata (redirects, metacopy).
+//!
+//! Everything else (modes, owners, xattrs, hardlinks, symlinks, devices, the path-safety rules) is
+//! as in [`ExtractMode::Apply`]. Creating the whiteout devices and the `trusted.*` xattr needs
+//! privilege (CAP_MKNOD for devices on old kernels, CAP_SYS_ADMIN for `trusted.*`); without it the
+//! extraction fails rather than produce a lower directory with a different merged view. A
+//! hardlink must point at a file of the same layer (as for Docker's overlay2 driver).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
@@ -54,14 +77,52 @@ pub struct ExtractStats {
     pub skipped_xattrs: u64,
 }
 
+/// How [`extract_layer_with`] writes whiteouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExtractMode {
+    /// Apply the layer onto the filesystem in `root`: whiteouts delete, opaque markers empty the
+    /// directory of what lower layers put there.
+    #[default]
+    Apply,
+    /// Extract the layer alone into an empty directory, as one overlayfs lower directory:
+    /// whiteouts become 0/0 character devices and opaque markers the `trusted.overlay.opaque=y`
+    /// xattr (see the module docs).
+    OverlayLower,
+}
+
+/// The xattr overlayfs reads to make a directory opaque.
+pub const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
 /// Extracts a layer blob (gzip, zstd or uncompressed; see [`super::read_layer_entries`] for the
-/// detection) into the existing directory `root`. See the module docs for the safety rules.
+/// detection) into the existing directory `root`, applying whiteouts. See the module docs for the
+/// safety rules. Same as [`extract_layer_with`] with [`ExtractMode::Apply`].
 pub fn extract_layer<R: Read>(
     r: R,
     media_type: &str,
     root: &Path,
 ) -> Result<ExtractStats, LayerError> {
-    let decoder = Decoder::open(r, media_type)?;
+    extract_layer_with(r, media_type, root, ExtractMode::Apply)
+}
+
+/// Extracts a layer blob (compression detected as for [`extract_layer`]) into the existing
+/// directory `root`, with whiteouts written as `mode` says. For [`ExtractMode::OverlayLower`]
+/// `root` should be empty.
+pub fn extract_layer_with<R: Read>(
+    r: R,
+    media_type: &str,
+    root: &Path,
+    mode: ExtractMode,
+) -> Result<ExtractStats, LayerError> {
+    extract_tar(Decoder::open(r, media_type)?, root, mode)
+}
+
+/// Extracts an uncompressed tar stream. Stops at the end-of-archive marker; the caller may read
+/// on (to hash the whole stream).
+pub(crate) fn extract_tar<R: Read>(
+    tar_stream: R,
+    root: &Path,
+    mode: ExtractMode,
+) -> Result<ExtractStats, LayerError> {
     let root_fd = rustix::fs::open(
         root,
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
@@ -74,12 +135,13 @@ pub fn extract_layer<R: Read>(
     let mut ex = Extractor {
         root: root_fd,
         as_root: rustix::process::geteuid().is_root(),
+        mode,
         unpacked: HashSet::new(),
         dirs: BTreeMap::new(),
         stats: ExtractStats::default(),
         copy_buf: vec![0; 1 << 20],
     };
-    let mut tar = TarReader::new(decoder);
+    let mut tar = TarReader::new(tar_stream);
     while let Some(member) = tar.next_member()? {
         let Some(p) = parse_entry(member)? else {
             continue;
@@ -96,6 +158,7 @@ const MAX_REMOVE_DEPTH: usize = 4096;
 struct Extractor {
     root: OwnedFd,
     as_root: bool,
+    mode: ExtractMode,
     /// Paths (joined with `/`) this layer created, for opaque whiteouts.
     unpacked: HashSet<Vec<u8>>,
     /// Directory metadata applied at the end: path components → (mode, mtime).
@@ -164,6 +227,22 @@ impl Extractor {
                         .map_err(|e| err(path, e))?
                 }
                 Err(Errno::NOENT) => return Ok(None),
+                Err(Errno::NOTDIR)
+                    if create == Create::Yes
+                        && self.mode == ExtractMode::OverlayLower
+                        && is_whiteout_at(&cur, c) =>
+                {
+                    // A whiteout of this layer used as a parent: as if the path had been deleted
+                    // and recreated, the new directory hides lower layers' content.
+                    rustix::fs::unlinkat(&cur, c.as_slice(), AtFlags::empty())
+                        .map_err(|e| err(path, e))?;
+                    rustix::fs::mkdirat(&cur, c.as_slice(), Mode::from_raw_mode(0o755))
+                        .map_err(|e| err(path, e))?;
+                    let fd = rustix::fs::openat(&cur, c.as_slice(), flags, Mode::empty())
+                        .map_err(|e| err(path, e))?;
+                    set_opaque(&fd, path)?;
+                    fd
+                }
                 Err(Errno::LOOP) | Err(Errno::NOTDIR) => {
                     return Err(unsafe_path(
                         path,
@@ -184,7 +263,10 @@ impl Extractor {
                 let Some(dir) = self.open_dir(&p.comps, Create::Yes, &path)? else {
                     return Err(err(&path, io::Error::from(io::ErrorKind::NotFound)));
                 };
-                self.clear_opaque(&dir, &path, 0)?;
+                match self.mode {
+                    ExtractMode::Apply => self.clear_opaque(&dir, &path, 0)?,
+                    ExtractMode::OverlayLower => set_opaque(&dir, &path)?,
+                }
                 self.stats.whiteouts += 1;
                 return Ok(());
             }
@@ -192,8 +274,19 @@ impl Extractor {
                 let Some((name, parent)) = p.comps.split_last() else {
                     return Ok(());
                 };
-                if let Some(dir) = self.open_dir(parent, Create::No, &path)? {
-                    remove_all_at(&dir, name, &path, 0)?;
+                match self.mode {
+                    ExtractMode::Apply => {
+                        if let Some(dir) = self.open_dir(parent, Create::No, &path)? {
+                            remove_all_at(&dir, name, &path, 0)?;
+                        }
+                    }
+                    ExtractMode::OverlayLower => {
+                        let Some(dir) = self.open_dir(parent, Create::Yes, &path)? else {
+                            return Err(err(&path, io::Error::from(io::ErrorKind::NotFound)));
+                        };
+                        remove_all_at(&dir, name, &path, 0)?;
+                        self.make_whiteout(&dir, name, &p, &path)?;
+                    }
                 }
                 self.stats.whiteouts += 1;
                 return Ok(());
@@ -208,11 +301,13 @@ impl Extractor {
             return Err(err(&path, io::Error::from(io::ErrorKind::NotFound)));
         };
         // Replace whatever is there, except a directory by a directory.
+        let mut replaced_non_dir = false;
         match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => {
                 let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
                 if !(is_dir && matches!(p.kind, ParsedKind::Dir)) {
                     remove_all_at(&dir, name, &path, 0)?;
+                    replaced_non_dir = !is_dir;
                 }
             }
             Err(Errno::NOENT) => {}
@@ -230,6 +325,10 @@ impl Extractor {
                     .map_err(|e| err(&path, e))?;
                 self.chown_fd(&fd, &p, &path)?;
                 self.set_xattrs(&fd, &p, &path)?;
+                if replaced_non_dir && self.mode == ExtractMode::OverlayLower {
+                    // What this layer put here before hid the lower layers' path; so must this.
+                    set_opaque(&fd, &path)?;
+                }
                 self.dirs.insert(p.comps.clone(), (p.mode, p.mtime));
                 self.stats.dirs += 1;
             }
@@ -367,11 +466,52 @@ impl Extractor {
         path: &[u8],
     ) -> Result<(), LayerError> {
         for (k, v) in &p.xattrs {
+            if self.mode == ExtractMode::OverlayLower && is_overlay_xattr(k) {
+                self.stats.skipped_xattrs += 1;
+                continue;
+            }
             match rustix::fs::fsetxattr(&fd, k.as_str(), v, rustix::fs::XattrFlags::empty()) {
                 Ok(()) => {}
                 Err(e) if xattr_skippable(e) => self.stats.skipped_xattrs += 1,
                 Err(e) => return Err(err(path, e)),
             }
+        }
+        Ok(())
+    }
+
+    /// Creates the overlayfs whiteout (a 0/0 character device) `name` in `dir`.
+    fn make_whiteout(
+        &mut self,
+        dir: &OwnedFd,
+        name: &[u8],
+        p: &Parsed,
+        path: &[u8],
+    ) -> Result<(), LayerError> {
+        rustix::fs::mknodat(
+            dir,
+            name,
+            FileType::CharacterDevice,
+            Mode::empty(),
+            rustix::fs::makedev(0, 0),
+        )
+        .map_err(|e| {
+            err(
+                path,
+                io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("creating the overlay whiteout (a 0/0 character device): {e}"),
+                ),
+            )
+        })?;
+        if self.as_root {
+            rustix::fs::chownat(
+                dir,
+                name,
+                Some(uid(p.uid, path)?),
+                Some(gid(p.gid, path)?),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| err(path, e))?;
         }
         Ok(())
     }
@@ -418,6 +558,38 @@ impl Extractor {
         }
         Ok(())
     }
+}
+
+/// Whether the xattr name is one overlayfs interprets (in a lower directory it would be read as
+/// overlay metadata, not as file content).
+fn is_overlay_xattr(name: &str) -> bool {
+    name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.")
+}
+
+/// Whether `name` in `dir` is an overlay whiteout (a 0/0 character device).
+fn is_whiteout_at(dir: &OwnedFd, name: &[u8]) -> bool {
+    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+        FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice && st.st_rdev == 0
+    })
+}
+
+/// Marks a directory opaque for overlayfs.
+fn set_opaque(dir: &OwnedFd, path: &[u8]) -> Result<(), LayerError> {
+    rustix::fs::fsetxattr(
+        dir,
+        OVERLAY_OPAQUE_XATTR,
+        b"y",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .map_err(|e| {
+        err(
+            path,
+            io::Error::new(
+                io::Error::from(e).kind(),
+                format!("setting {OVERLAY_OPAQUE_XATTR} (needs CAP_SYS_ADMIN): {e}"),
+            ),
+        )
+    })
 }
 
 fn uid(v: u64, path: &[u8]) -> Result<rustix::fs::Uid, LayerError> {

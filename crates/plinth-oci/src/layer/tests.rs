@@ -1305,3 +1305,277 @@ fn reads_gnu_long_names_from_other_tools() {
     extract_layer(data.as_slice(), "", root.path()).unwrap();
     assert_eq!(std::fs::read(root.path().join(&long)).unwrap(), b"abc");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Overlay lower directories
+
+/// Every path below `root` (sorted) with what it is: file content, symlink target or "dir".
+fn tree(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+        let ft = e.file_type();
+        let what = if ft.is_dir() {
+            format!(
+                "dir {:o}",
+                e.metadata().unwrap().permissions().mode() & 0o7777
+            )
+        } else if ft.is_symlink() {
+            format!("-> {}", std::fs::read_link(e.path()).unwrap().display())
+        } else {
+            String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned()
+        };
+        out.push((rel, what));
+    }
+    out
+}
+
+fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 64];
+    rustix::fs::lgetxattr(path, name, &mut buf[..])
+        .ok()
+        .map(|n| buf[..n].to_vec())
+}
+
+fn is_whiteout(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == 0)
+}
+
+/// Unmounts when dropped, so a failing assertion does not leave the mount behind.
+struct Mounted<'a>(&'a Path);
+
+impl Drop for Mounted<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0).status();
+    }
+}
+
+#[test]
+fn overlay_lower_extraction_writes_whiteouts_and_opaque_xattrs() {
+    let mut entries = vec![
+        dir("etc", 0o755),
+        LayerEntry::new("etc/gone", EntryKind::Whiteout, 0, 0, 0),
+        LayerEntry::new("var", EntryKind::OpaqueWhiteout, 0o750, 0, 0),
+        file("var/new", b"upper", 0o640),
+        file("etc/kept", b"k", 0o600),
+    ];
+    let mut f = file("etc/redirected", b"r", 0o644);
+    f.xattrs
+        .insert("trusted.overlay.redirect".into(), b"/elsewhere".to_vec());
+    f.xattrs.insert("user.plinth".into(), b"v".to_vec());
+    entries.push(f);
+    let (w, blob) = write(entries, Compression::Zstd);
+    let root = tempfile::tempdir().unwrap();
+    let result = extract_layer_with(
+        blob.as_slice(),
+        w.media_type,
+        root.path(),
+        ExtractMode::OverlayLower,
+    );
+    if !is_root() {
+        // trusted.* xattrs need CAP_SYS_ADMIN: refused rather than silently different.
+        let e = result.unwrap_err();
+        assert!(e.to_string().contains("trusted.overlay.opaque"), "{e}");
+        return;
+    }
+    let stats = result.unwrap();
+    let r = root.path();
+    assert!(
+        is_whiteout(&r.join("etc/gone")),
+        "whiteout is a 0/0 char device"
+    );
+    assert_eq!(
+        std::fs::symlink_metadata(r.join("etc/gone"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0
+    );
+    assert_eq!(
+        get_xattr(&r.join("var"), OVERLAY_OPAQUE_XATTR),
+        Some(b"y".to_vec())
+    );
+    assert_eq!(get_xattr(&r.join("etc"), OVERLAY_OPAQUE_XATTR), None);
+    assert_eq!(std::fs::read(r.join("var/new")).unwrap(), b"upper");
+    assert_eq!(
+        std::fs::metadata(r.join("var"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o750
+    );
+    assert!(!r.join("var/.wh..wh..opq").exists());
+    assert!(!r.join("etc/.wh.gone").exists());
+    assert_eq!(stats.whiteouts, 2);
+    // Overlay metadata from layer content is not set; other xattrs are.
+    assert_eq!(
+        get_xattr(&r.join("etc/redirected"), "trusted.overlay.redirect"),
+        None
+    );
+    assert_eq!(
+        get_xattr(&r.join("etc/redirected"), "user.plinth"),
+        Some(b"v".to_vec())
+    );
+    assert_eq!(stats.skipped_xattrs, 1);
+
+    // The same layer applied normally creates no device and no xattr.
+    let applied = tempfile::tempdir().unwrap();
+    extract_layer(blob.as_slice(), w.media_type, applied.path()).unwrap();
+    assert!(!applied.path().join("etc/gone").exists());
+    assert_eq!(
+        get_xattr(&applied.path().join("var"), OVERLAY_OPAQUE_XATTR),
+        None
+    );
+    assert_eq!(
+        get_xattr(
+            &applied.path().join("etc/redirected"),
+            "trusted.overlay.redirect"
+        ),
+        Some(b"/elsewhere".to_vec())
+    );
+}
+
+#[test]
+fn overlay_lower_keeps_path_safety() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let reg = tar::EntryType::Regular;
+    let out = outside.path().to_str().unwrap().as_bytes();
+    let t = raw_tar(&[
+        (b"link", tar::EntryType::Symlink, out, b""),
+        (b"link/.wh.victim", reg, b"", b""),
+    ]);
+    let e =
+        extract_layer_with(t.as_slice(), "", root.path(), ExtractMode::OverlayLower).unwrap_err();
+    assert!(matches!(e, LayerError::UnsafePath { .. }), "{e}");
+    let t = raw_tar(&[(b"../.wh.victim", reg, b"", b"")]);
+    assert!(matches!(
+        extract_layer_with(t.as_slice(), "", root.path(), ExtractMode::OverlayLower),
+        Err(LayerError::UnsafePath { .. })
+    ));
+    let t = raw_tar(&[
+        (b"link2", tar::EntryType::Symlink, out, b""),
+        (b"link2/.wh..wh..opq", reg, b"", b""),
+    ]);
+    assert!(extract_layer_with(t.as_slice(), "", root.path(), ExtractMode::OverlayLower).is_err());
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    assert_eq!(get_xattr(outside.path(), OVERLAY_OPAQUE_XATTR), None);
+}
+
+#[test]
+fn overlay_lower_layers_mount_to_the_applied_view() {
+    if !is_root() {
+        eprintln!("skipped: mounting overlayfs needs root");
+        return;
+    }
+    // Layer 1: the base.
+    let l1 = vec![
+        dir("etc", 0o755),
+        file("etc/gone", b"old", 0o644),
+        file("etc/kept", b"kept", 0o644),
+        dir("d", 0o755),
+        file("d/old", b"lower", 0o644),
+        dir("d/sub", 0o700),
+        file("d/sub/x", b"x", 0o644),
+        dir("keep", 0o755),
+        file("keep/a", b"a", 0o644),
+        dir("replaced", 0o755),
+        file("replaced/lower", b"l", 0o644),
+        LayerEntry::new(
+            "etc/link",
+            EntryKind::Symlink {
+                target: "kept".into(),
+            },
+            0o777,
+            0,
+            0,
+        ),
+    ];
+    // Layer 2: deletes a file, makes `d` opaque with new content, adds to `keep`.
+    let l2 = vec![
+        dir("etc", 0o755),
+        LayerEntry::new("etc/gone", EntryKind::Whiteout, 0, 0, 0),
+        LayerEntry::new("d", EntryKind::OpaqueWhiteout, 0o755, 0, 0),
+        file("d/new", b"upper", 0o644),
+        dir("keep", 0o755),
+        file("keep/b", b"b", 0o644),
+    ];
+    // Layer 3 (raw): a whiteout of this layer used as a parent, so `replaced` is recreated; the
+    // merged directory must not show the lower `replaced/lower`.
+    let reg = tar::EntryType::Regular;
+    let l3 = raw_tar(&[
+        (b".wh.replaced", reg, b"", b""),
+        (b"replaced/fresh", reg, b"", b"f"),
+        (b"etc/.wh.link", reg, b"", b""),
+    ]);
+    let (w1, b1) = write(l1, Compression::Gzip);
+    let (w2, b2) = write(l2, Compression::Zstd);
+    let layers: [(&[u8], &str); 3] = [
+        (&b1, w1.media_type),
+        (&b2, w2.media_type),
+        (&l3, crate::media::OCI_LAYER_TAR),
+    ];
+
+    let base = tempfile::tempdir().unwrap();
+    let applied = base.path().join("applied");
+    std::fs::create_dir(&applied).unwrap();
+    let mut lowers = Vec::new();
+    for (i, (blob, mt)) in layers.iter().enumerate() {
+        extract_layer(*blob, mt, &applied).unwrap();
+        let lower = base.path().join(format!("l{i}"));
+        std::fs::create_dir(&lower).unwrap();
+        extract_layer_with(*blob, mt, &lower, ExtractMode::OverlayLower).unwrap();
+        lowers.push(lower);
+    }
+    assert!(is_whiteout(&lowers[1].join("etc/gone")));
+    assert_eq!(
+        get_xattr(&lowers[2].join("replaced"), OVERLAY_OPAQUE_XATTR),
+        Some(b"y".to_vec())
+    );
+
+    let merged = base.path().join("merged");
+    std::fs::create_dir(&merged).unwrap();
+    // Top layer first.
+    let lowerdir = lowers
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    let status = Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o"])
+        .arg(format!("lowerdir={lowerdir}"))
+        .arg(&merged)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount -t overlay failed");
+    let guard = Mounted(&merged);
+
+    assert!(
+        !merged.join("etc/gone").exists(),
+        "whiteout hides the lower file"
+    );
+    assert_eq!(std::fs::read(merged.join("etc/kept")).unwrap(), b"kept");
+    assert!(std::fs::symlink_metadata(merged.join("etc/link")).is_err());
+    assert_eq!(std::fs::read(merged.join("d/new")).unwrap(), b"upper");
+    assert!(
+        !merged.join("d/old").exists(),
+        "opaque dir hides lower content"
+    );
+    assert!(!merged.join("d/sub").exists());
+    assert_eq!(std::fs::read(merged.join("keep/a")).unwrap(), b"a");
+    assert_eq!(std::fs::read(merged.join("keep/b")).unwrap(), b"b");
+    assert!(!merged.join("replaced/lower").exists());
+    assert_eq!(std::fs::read(merged.join("replaced/fresh")).unwrap(), b"f");
+    // And the whole merged view is what applying the layers in order gives.
+    assert_eq!(tree(&merged), tree(&applied));
+
+    drop(guard);
+    let still_mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(merged.to_str().unwrap());
+    assert!(!still_mounted, "the overlay was unmounted");
+}

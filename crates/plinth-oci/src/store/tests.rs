@@ -893,3 +893,490 @@ fn dead_sessions_do_not_block_gc() {
     assert_eq!(report.removed_temp_files, 1);
     assert!(std::fs::read_dir(dir).unwrap().next().is_none());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Extra gc roots
+
+#[test]
+fn a_root_keeps_its_blobs_until_it_is_removed() {
+    let (_d, store) = new_store();
+    let image = put_image(&store, "rooted", 2);
+    let img = store.image(&image).unwrap();
+    let loose = store
+        .write_blob(media::OCI_LAYER_TAR, b"loose layer")
+        .unwrap();
+    store
+        .set_root("test", "img", std::slice::from_ref(&image))
+        .unwrap();
+    store
+        .set_root("other", "layer", std::slice::from_ref(&loose))
+        .unwrap();
+    let names: Vec<_> = store
+        .roots("test")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["img"]);
+    assert_eq!(
+        store.root("test", "img").unwrap().unwrap().descriptors,
+        std::slice::from_ref(&image)
+    );
+    assert_eq!(store.root("test", "absent").unwrap(), None);
+
+    let report = store.gc(GcWait::NoWait).unwrap();
+    assert!(report.removed_blobs.is_empty(), "{report:?}");
+    let blobs = store.blobs().unwrap();
+    assert!(blobs.contains(&image.digest) && blobs.contains(img.id()));
+    assert!(
+        img.manifest
+            .layers
+            .iter()
+            .all(|l| blobs.contains(&l.digest))
+    );
+    assert!(blobs.contains(&loose.digest));
+
+    assert!(store.remove_root("test", "img").unwrap());
+    assert!(!store.remove_root("test", "img").unwrap());
+    let report = store.gc(GcWait::NoWait).unwrap();
+    let mut expected = vec![image.digest.clone(), img.id().clone()];
+    expected.extend(img.manifest.layers.iter().map(|l| l.digest.clone()));
+    expected.sort();
+    let mut removed = report.removed_blobs.clone();
+    removed.sort();
+    assert_eq!(removed, expected);
+    assert!(
+        store.has_blob(&loose.digest),
+        "the other root still holds it"
+    );
+    store.remove_root("other", "layer").unwrap();
+    assert_eq!(
+        store.gc(GcWait::NoWait).unwrap().removed_blobs,
+        std::slice::from_ref(&loose.digest)
+    );
+}
+
+#[test]
+fn roots_are_checked_written_atomically_and_tolerate_missing_blobs_in_gc() {
+    let (_d, store) = new_store();
+    let blob = store.write_blob(media::OCI_LAYER_TAR, b"data").unwrap();
+    // Like a ref, a root is written only when its blobs are there.
+    let absent = Descriptor::new(media::OCI_LAYER_TAR, Digest::of(b"never stored"), 12);
+    let e = store
+        .set_root("g", "r", std::slice::from_ref(&absent))
+        .unwrap_err();
+    assert!(matches!(e, StoreError::MissingBlob { .. }), "{e}");
+    let mut wrong_size = blob.clone();
+    wrong_size.size += 1;
+    assert!(matches!(
+        store.set_root("g", "r", &[wrong_size]),
+        Err(StoreError::SizeMismatch { .. })
+    ));
+    assert!(store.roots("g").unwrap().is_empty());
+
+    // Names are checked.
+    for bad in ["", ".hidden", "a/b", "..", "sp ace", &"x".repeat(201)] {
+        assert!(
+            matches!(
+                store.set_root("g", bad, &[]),
+                Err(StoreError::InvalidRootName { .. })
+            ),
+            "{bad:?}"
+        );
+        assert!(store.set_root(bad, "r", &[]).is_err(), "{bad:?}");
+    }
+
+    // Full roots round-trip, with the owner's data.
+    let root = Root {
+        descriptors: vec![blob.clone()],
+        diff_ids: vec![Digest::of(b"some tar")],
+        data: serde_json::json!({"createdBy": "RUN x", "n": [1, 2]}),
+    };
+    store.set_root_with("g", "r", &root).unwrap();
+    assert_eq!(store.root("g", "r").unwrap(), Some(root.clone()));
+    assert!(temp_files(&store).is_empty(), "no temp file left");
+
+    // A root listing a blob that went missing does not stop gc.
+    std::fs::remove_file(store.blob_path(&blob.digest)).unwrap();
+    let keep = store.write_blob(media::OCI_LAYER_TAR, b"kept").unwrap();
+    store
+        .set_root("g", "keep", std::slice::from_ref(&keep))
+        .unwrap();
+    let report = store.gc(GcWait::NoWait).unwrap();
+    assert!(report.removed_blobs.is_empty());
+    assert!(store.has_blob(&keep.digest));
+
+    // touch_root moves the mtime forward.
+    let path = store.root_path("g", "r").unwrap();
+    let old = Timestamps {
+        last_access: Timespec {
+            tv_sec: 1000,
+            tv_nsec: 0,
+        },
+        last_modification: Timespec {
+            tv_sec: 1000,
+            tv_nsec: 0,
+        },
+    };
+    rustix::fs::utimensat(rustix::fs::CWD, &path, &old, rustix::fs::AtFlags::empty()).unwrap();
+    let before = store.roots("g").unwrap();
+    let r = before.iter().find(|r| r.name == "r").unwrap();
+    assert_eq!(r.modified, UNIX_EPOCH + Duration::from_secs(1000));
+    assert!(store.touch_root("g", "r").unwrap());
+    assert!(!store.touch_root("g", "gone").unwrap());
+    let after = store.roots("g").unwrap();
+    let r = after.iter().find(|r| r.name == "r").unwrap();
+    assert!(r.modified > SystemTime::now() - Duration::from_secs(60));
+}
+
+#[test]
+fn a_corrupt_root_stops_gc_before_it_deletes_anything() {
+    let (_d, store) = new_store();
+    let stray = store.write_blob("x", b"stray").unwrap();
+    store.set_root("g", "ok", &[]).unwrap();
+    std::fs::write(store.root_path("g", "bad").unwrap(), b"{not json").unwrap();
+    let e = store.gc(GcWait::NoWait).unwrap_err();
+    assert!(matches!(e, StoreError::CorruptRoot { .. }), "{e}");
+    assert!(e.to_string().contains("bad.json"), "{e}");
+    assert!(store.has_blob(&stray.digest));
+    store.remove_root("g", "bad").unwrap();
+    assert_eq!(
+        store.gc(GcWait::NoWait).unwrap().removed_blobs,
+        std::slice::from_ref(&stray.digest)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extracted layers
+
+use crate::layer::{
+    Compression, EntryKind, FileSource, LayerEntry, LayerOptions, OVERLAY_OPAQUE_XATTR, write_layer,
+};
+use rustix::fs::{Timespec, Timestamps};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+/// Writes a real layer with a few files (contents vary with `seed`) into the store.
+fn put_layer(store: &Store, seed: &str, compression: Compression) -> (Descriptor, Digest) {
+    let entries = vec![
+        LayerEntry::new("etc", EntryKind::Dir, 0o755, 0, 0),
+        LayerEntry::new(
+            "etc/seed",
+            EntryKind::File(FileSource::Bytes(seed.as_bytes().into())),
+            0o644,
+            0,
+            0,
+        ),
+        LayerEntry::new("etc/gone", EntryKind::Whiteout, 0, 0, 0),
+        LayerEntry::new("ro", EntryKind::OpaqueWhiteout, 0o555, 0, 0),
+        LayerEntry::new(
+            "ro/file",
+            EntryKind::File(FileSource::Bytes(b"read-only dir".as_slice().into())),
+            0o444,
+            0,
+            0,
+        ),
+    ];
+    let opts = LayerOptions {
+        compression,
+        source_date_epoch: 0,
+    };
+    let (w, bytes) = write_layer(entries, &opts, Vec::new()).unwrap();
+    let d = store.write_blob(w.media_type, &bytes).unwrap();
+    assert_eq!(d.digest, w.digest);
+    (d, w.diff_id)
+}
+
+/// An image (in no ref) whose config lists `layers`.
+fn put_image_of(store: &Store, layers: &[(Descriptor, Digest)]) -> Descriptor {
+    let config = ImageConfig {
+        architecture: "amd64".into(),
+        os: "linux".into(),
+        rootfs: RootFs {
+            typ: "layers".into(),
+            diff_ids: layers.iter().map(|(_, d)| d.clone()).collect(),
+        },
+        ..Default::default()
+    };
+    let config = store.write_json(media::OCI_CONFIG, &config).unwrap();
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(media::OCI_MANIFEST.into()),
+        artifact_type: None,
+        config,
+        layers: layers.iter().map(|(l, _)| l.clone()).collect(),
+        subject: None,
+        annotations: BTreeMap::new(),
+    };
+    store.write_json(media::OCI_MANIFEST, &manifest).unwrap()
+}
+
+fn layer_dirs(store: &Store) -> Vec<String> {
+    let mut out: Vec<String> = match std::fs::read_dir(store.path().join(".plinth/layers")) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    out.sort();
+    out
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+#[test]
+fn extracted_layer_is_extracted_once_in_overlay_format() {
+    if !is_root() {
+        eprintln!("skipped: overlay whiteouts and trusted xattrs need root");
+        return;
+    }
+    let (_d, store) = new_store();
+    let (layer, diff_id) = put_layer(&store, "one", Compression::Gzip);
+    let dir = store.extracted_layer(&layer, &diff_id).unwrap();
+    assert_eq!(dir, store.path().join(".plinth/layers").join(diff_id.hex()));
+    assert_eq!(dir, store.extracted_layer_path(&diff_id));
+    assert_eq!(std::fs::read(dir.join("etc/seed")).unwrap(), b"one");
+    let wh = std::fs::symlink_metadata(dir.join("etc/gone")).unwrap();
+    assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
+    let mut v = [0u8; 4];
+    let n =
+        rustix::fs::getxattr(dir.join("ro").as_path(), OVERLAY_OPAQUE_XATTR, &mut v[..]).unwrap();
+    assert_eq!(&v[..n], b"y");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&dir), 0o755, "the layer root is usable as /");
+    assert_eq!(mode(&dir.join("ro")), 0o555);
+    assert_eq!(mode(&store.path().join(".plinth/layers")), 0o700);
+    assert!(temp_files(&store).is_empty(), "the temp dir is gone");
+
+    // The second call finds it: same inode, and a marker planted in it survives.
+    let ino = std::fs::metadata(dir.join("etc/seed")).unwrap().ino();
+    std::fs::write(dir.join("marker"), b"m").unwrap();
+    let again = store.extracted_layer(&layer, &diff_id).unwrap();
+    assert_eq!(again, dir);
+    assert_eq!(std::fs::metadata(dir.join("etc/seed")).unwrap().ino(), ino);
+    assert!(dir.join("marker").exists(), "not re-extracted");
+    assert_eq!(layer_dirs(&store), [diff_id.hex()]);
+}
+
+#[test]
+fn extracted_layer_refuses_a_wrong_diff_id_or_a_corrupt_blob() {
+    if !is_root() {
+        eprintln!("skipped: overlay whiteouts and trusted xattrs need root");
+        return;
+    }
+    let (_d, store) = new_store();
+    let (layer, diff_id) = put_layer(&store, "two", Compression::Zstd);
+    let wrong = Digest::of(b"not the tar");
+    let e = store.extracted_layer(&layer, &wrong).unwrap_err();
+    match &e {
+        StoreError::DiffIdMismatch {
+            expected, actual, ..
+        } => {
+            assert_eq!(expected, &wrong);
+            assert_eq!(actual, &diff_id);
+        }
+        other => panic!("unexpected error {other}"),
+    }
+    assert!(layer_dirs(&store).is_empty(), "nothing kept");
+    assert!(temp_files(&store).is_empty(), "temp dir removed");
+
+    // A blob whose bytes changed on disk (same size, a file's content: the tar still reads):
+    // the blob digest check at the end fails, nothing is kept.
+    let (plain, plain_diff) = put_layer(&store, "corrupt-me", Compression::None);
+    let path = store.blob_path(&plain.digest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.windows(10).position(|w| w == b"corrupt-me").unwrap();
+    bytes[at] = b'C';
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let e = store.extracted_layer(&plain, &plain_diff).unwrap_err();
+    assert!(matches!(e, StoreError::CorruptBlob { .. }), "{e}");
+    // Corrupt compressed data is an extraction error.
+    let path = store.blob_path(&layer.digest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let e = store.extracted_layer(&layer, &diff_id).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::ExtractLayer { .. } | StoreError::CorruptBlob { .. }
+        ),
+        "{e}"
+    );
+    assert!(layer_dirs(&store).is_empty());
+    assert!(temp_files(&store).is_empty());
+
+    // A descriptor with the wrong size or a missing blob.
+    let (layer2, diff2) = put_layer(&store, "three", Compression::None);
+    let mut bad = layer2.clone();
+    bad.size -= 1;
+    assert!(matches!(
+        store.extracted_layer(&bad, &diff2),
+        Err(StoreError::SizeMismatch { .. })
+    ));
+    let missing = Descriptor::new(media::OCI_LAYER_TAR, Digest::of(b"absent"), 3);
+    assert!(matches!(
+        store.extracted_layer(&missing, &diff2),
+        Err(StoreError::MissingBlob { .. })
+    ));
+    assert!(layer_dirs(&store).is_empty());
+}
+
+#[test]
+fn concurrent_extractions_agree_on_one_directory() {
+    if !is_root() {
+        eprintln!("skipped: overlay whiteouts and trusted xattrs need root");
+        return;
+    }
+    let (_d, store) = new_store();
+    let (layer, diff_id) = put_layer(&store, "race", Compression::Gzip);
+    let barrier = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let store = Store::open(store.path()).unwrap();
+            let (layer, diff_id) = (layer.clone(), diff_id.clone());
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                barrier.wait();
+                store.extracted_layer(&layer, &diff_id).unwrap()
+            })
+        })
+        .collect();
+    let dirs: Vec<PathBuf> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(dirs.iter().all(|d| d == &dirs[0]));
+    assert_eq!(layer_dirs(&store), [diff_id.hex()]);
+    assert_eq!(std::fs::read(dirs[0].join("etc/seed")).unwrap(), b"race");
+    assert!(temp_files(&store).is_empty(), "losers cleaned up");
+}
+
+#[test]
+fn gc_removes_unused_extracted_layers_and_interrupted_extractions() {
+    if !is_root() {
+        eprintln!("skipped: overlay whiteouts and trusted xattrs need root");
+        return;
+    }
+    let (_d, store) = new_store();
+    let in_index = put_layer(&store, "index", Compression::Gzip);
+    let in_root_image = put_layer(&store, "root image", Compression::Gzip);
+    let in_root_diff = put_layer(&store, "root diff", Compression::Gzip);
+    let unused = put_layer(&store, "unused", Compression::Gzip);
+    let image = put_image_of(&store, std::slice::from_ref(&in_index));
+    store.set_ref("app", &image).unwrap();
+    let rooted_image = put_image_of(&store, std::slice::from_ref(&in_root_image));
+    store.set_root("keep", "image", &[rooted_image]).unwrap();
+    store
+        .set_root_with(
+            "keep",
+            "diff",
+            &Root {
+                descriptors: vec![in_root_diff.0.clone()],
+                diff_ids: vec![in_root_diff.1.clone()],
+                data: serde_json::Value::Null,
+            },
+        )
+        .unwrap();
+    for (l, d) in [&in_index, &in_root_image, &in_root_diff, &unused] {
+        store.extracted_layer(l, d).unwrap();
+    }
+    // A killed extraction: a temp dir with a read-only directory and a whiteout device in it.
+    let stale = store.tmp_dir().unwrap().join("layer-killed");
+    std::fs::create_dir_all(stale.join("root/ro/sub")).unwrap();
+    std::fs::write(stale.join("root/ro/sub/f"), b"partial").unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        stale.join("root/ro/wh"),
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::empty(),
+        0,
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        stale.join("root/ro/sub"),
+        std::fs::Permissions::from_mode(0o555),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        stale.join("root/ro"),
+        std::fs::Permissions::from_mode(0o555),
+    )
+    .unwrap();
+
+    let report = store.gc(GcWait::NoWait).unwrap();
+    assert_eq!(report.removed_layer_dirs, std::slice::from_ref(&unused.1));
+    assert_eq!(report.removed_blobs, std::slice::from_ref(&unused.0.digest));
+    assert_eq!(report.removed_temp_files, 1);
+    assert!(!stale.exists());
+    let mut expected = vec![
+        in_index.1.hex().to_string(),
+        in_root_image.1.hex().to_string(),
+        in_root_diff.1.hex().to_string(),
+    ];
+    expected.sort();
+    assert_eq!(layer_dirs(&store), expected);
+
+    // Dropping the ref and the roots lets gc remove the rest.
+    store.remove_ref("app").unwrap();
+    store.remove_root("keep", "image").unwrap();
+    store.remove_root("keep", "diff").unwrap();
+    let report = store.gc(GcWait::NoWait).unwrap();
+    assert_eq!(report.removed_layer_dirs.len(), 3);
+    assert!(layer_dirs(&store).is_empty());
+    assert!(store.blobs().unwrap().is_empty());
+}
+
+#[test]
+fn remove_tree_handles_directories_without_permissions() {
+    if !is_root() {
+        eprintln!("skipped: needs root to drop CAP_DAC_OVERRIDE in a thread");
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let make = |top: &Path| {
+        std::fs::create_dir_all(top.join("ro/deep")).unwrap();
+        std::fs::write(top.join("ro/deep/f"), b"f").unwrap();
+        std::fs::create_dir_all(top.join("none/x")).unwrap();
+        std::fs::write(top.join("none/x/g"), b"g").unwrap();
+        std::os::unix::fs::symlink("/etc", top.join("ro/link")).unwrap();
+        for (p, m) in [
+            ("ro/deep", 0o555),
+            ("ro", 0o555),
+            ("none/x", 0o000),
+            ("none", 0o000),
+        ] {
+            std::fs::set_permissions(top.join(p), std::fs::Permissions::from_mode(m)).unwrap();
+        }
+    };
+    let plain = base.path().join("plain");
+    let tree = base.path().join("tree");
+    make(&plain);
+    make(&tree);
+    let (plain_err, ours) = thread::scope(|s| {
+        s.spawn(|| {
+            // Capabilities are per thread: this one loses the permission bypass, like a
+            // non-root user (it stays the files' owner, so it may chmod them).
+            let mut caps = rustix::thread::capabilities(None).unwrap();
+            caps.effective -= rustix::thread::CapabilitySet::DAC_OVERRIDE
+                | rustix::thread::CapabilitySet::DAC_READ_SEARCH;
+            rustix::thread::set_capabilities(None, caps).unwrap();
+            let plain_err = std::fs::remove_dir_all(&plain).unwrap_err().kind();
+            (plain_err, super::extracted::remove_tree(&tree))
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(
+        plain_err,
+        io::ErrorKind::PermissionDenied,
+        "the case is real"
+    );
+    ours.unwrap();
+    assert!(!tree.exists());
+    assert!(Path::new("/etc").exists(), "the symlink was not followed");
+    super::extracted::remove_tree(&plain).unwrap();
+    assert!(!plain.exists());
+    super::extracted::remove_tree(&plain).unwrap();
+}

@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::{Env, tool, tool_run};
+use crate::support::{Env, tool_run, unpack};
 
 #[test]
 fn every_config_instruction_lands_in_the_config() {
@@ -91,23 +91,6 @@ fn healthcheck_none_and_exec_form() {
         env.config("hc:none")["config"]["Healthcheck"]["Test"],
         serde_json::json!(["NONE"])
     );
-}
-
-fn unpack(env: &Env, reference: &str) -> std::path::PathBuf {
-    let bundle = env
-        .dir
-        .path()
-        .join(format!("bundle-{}", reference.replace([':', '/'], "_")));
-    tool(
-        "umoci",
-        &[
-            "unpack",
-            "--image",
-            &format!("{}:{reference}", env.store().display()),
-            bundle.to_str().unwrap(),
-        ],
-    );
-    bundle.join("rootfs")
 }
 
 fn meta(p: &std::path::Path) -> (u32, u32, u32) {

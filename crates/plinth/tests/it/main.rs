@@ -5,6 +5,7 @@ mod build;
 mod cli;
 mod errors;
 mod repro;
+mod run;
 mod store;
 mod support;
 mod tools;

@@ -56,12 +56,19 @@ fn images_rmi_gc() {
         .ok();
     assert_eq!(blob_count(&env), before, "rmi only removes the reference");
     let gc = env.plinth(&["gc"]).ok();
-    assert!(gc.stdout.starts_with("removed 3 blobs"), "{}", gc.stdout);
+    assert!(gc.stdout.starts_with("removed 2 blobs"), "{}", gc.stdout);
     assert_eq!(
         blob_count(&env),
-        before - 3,
-        "manifest, config and layer of the removed image"
+        before - 2,
+        "manifest and config; the layer stays for the build cache"
     );
+    let prune = env.plinth(&["prune"]).ok();
+    assert!(
+        prune.stdout.contains("removed 1 blobs"),
+        "the cached layer goes with the cache: {}",
+        prune.stdout
+    );
+    assert_eq!(blob_count(&env), before - 3);
     assert!(!images(&env).iter().any(|i| i["digest"] == d2));
     // The remaining image is intact.
     tool(

@@ -139,3 +139,28 @@ pub fn tool_run(name: &str, args: &[&str], cwd: Option<&Path>) -> Run {
 }
 
 pub const SDE: &str = "1700000000";
+
+/// `umoci unpack`s a store image and returns its root filesystem.
+pub fn unpack(env: &Env, reference: &str) -> PathBuf {
+    let bundle = env
+        .dir
+        .path()
+        .join(format!("bundle-{}", reference.replace([':', '/'], "_")));
+    tool(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{}:{reference}", env.store().display()),
+            bundle.to_str().unwrap(),
+        ],
+    );
+    bundle.join("rootfs")
+}
+
+/// Runs the docker CLI against the test's dockerd.
+pub fn docker(host: &str, args: &[&str]) -> Run {
+    let mut full = vec!["--host", host];
+    full.extend_from_slice(args);
+    tool_run("docker", &full, None)
+}

@@ -2,7 +2,7 @@
 //! and `docker load` of the docker archive when a dockerd is available (PLINTH_TEST_DOCKER_HOST, set
 //! by scripts/test.sh).
 
-use crate::support::{Env, SDE, tool, tool_run};
+use crate::support::{self, Env, SDE, tool, tool_run};
 
 fn sample(env: &Env) -> String {
     env.write("etc/app.conf", "key=value\n");
@@ -139,11 +139,7 @@ fn docker_loads_the_docker_archive() {
         "docker-archive",
     ])
     .ok();
-    let docker = |args: &[&str]| {
-        let mut full = vec!["--host", host.as_str()];
-        full.extend_from_slice(args);
-        tool_run("docker", &full, None)
-    };
+    let docker = |args: &[&str]| support::docker(&host, args);
     let run = docker(&["load", "-i", archive.to_str().unwrap()]);
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("sample:1.2.3"), "{}", run.stdout);
