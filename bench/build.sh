@@ -61,13 +61,13 @@ bud="buildah --root $work/buildah-root --runroot $work/buildah-run"
 $bud pull -q "docker-archive:$work/base.tar" >/dev/null
 $bud tag "$($bud images -q | head -1)" bench/base:1
 
-time_of() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+time_of() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>"$work/last.err" || { echo "FAILED: $*" >&2; cat "$work/last.err" >&2; exit 1; }; e=$(date +%s.%N); echo "$e - $s" | bc; }
 best_of() { local b=""; for _ in $(seq 1 "$runs"); do local t; t=$("$@"); if [ -z "$b" ] || [ "$(echo "$t < $b" | bc)" = 1 ]; then b=$t; fi; done; echo "$b"; }
 
 # One measurement = reset to cold, then (cold | rebuild | one file changed) for each tool.
 p_build() { $plinth build -t bench/app:1 --network none "$app"; }
 d_build() { DOCKER_BUILDKIT=1 /usr/bin/docker build -q --network none -t bench/app:1 "$app"; }
-b_build() { $bud bud --isolation=chroot --network none --layers -t bench/app:1 "$app"; }
+b_build() { $bud bud --isolation=chroot --layers -t bench/app:1 "$app"; }
 p_reset() { $plinth prune >/dev/null; }
 d_reset() { /usr/bin/docker builder prune -af >/dev/null 2>&1; /usr/bin/docker rmi -f bench/app:1 >/dev/null 2>&1 || true; }
 b_reset() { $bud rmi -f bench/app:1 >/dev/null 2>&1 || true; $bud rmi --prune >/dev/null 2>&1 || true; }

@@ -122,9 +122,9 @@ pub fn run(store: &Store, opts: &RunOptions) -> Result<ContainerExit, ContainerE
         .clone()
         .or_else(|| cfg.user.clone())
         .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "root".into());
-    let passwd = read_file(&lowers, "etc/passwd");
-    let group = read_file(&lowers, "etc/group");
+        .unwrap_or_else(|| "0".into());
+    let passwd = read_lower_file(&lowers, "etc/passwd");
+    let group = read_lower_file(&lowers, "etc/group");
     let user = userdb::resolve_exec_user(&user_spec, passwd.as_deref(), group.as_deref())?;
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user.home));
@@ -198,7 +198,7 @@ pub fn run(store: &Store, opts: &RunOptions) -> Result<ContainerExit, ContainerE
 }
 
 /// Reads a small file from extracted layers (top first), honouring overlay whiteouts.
-fn read_file(lowers: &[PathBuf], rel: &str) -> Option<Vec<u8>> {
+pub(crate) fn read_lower_file(lowers: &[PathBuf], rel: &str) -> Option<Vec<u8>> {
     use std::os::unix::fs::FileTypeExt;
     for dir in lowers.iter().rev() {
         let p = dir.join(rel);

@@ -1238,7 +1238,7 @@ impl<'a> Engine<'a> {
             .user
             .clone()
             .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "root".to_string());
+            .unwrap_or_else(|| "0".to_string());
         let cwd = cfg
             .working_dir
             .clone()
@@ -1379,14 +1379,15 @@ impl<'a> Engine<'a> {
             return Ok(());
         }
         env.extend(secret_env);
-        let passwd = self.read_image_file(state, "/etc/passwd")?;
-        let group = self.read_image_file(state, "/etc/group")?;
-        let user = userdb::resolve_exec_user(&user_spec, passwd.as_deref(), group.as_deref())
-            .map_err(|e| self.step_err(line, original, e))?;
         let mut lowers = Vec::new();
         for (desc, diff_id) in state.layers.iter().zip(state.config.rootfs.diff_ids.iter()) {
             lowers.push(self.store.extracted_layer(desc, diff_id)?);
         }
+        // The layers are extracted now: read passwd/group there, not from the compressed blobs.
+        let passwd = crate::container::read_lower_file(&lowers, "etc/passwd");
+        let group = crate::container::read_lower_file(&lowers, "etc/group");
+        let user = userdb::resolve_exec_user(&user_spec, passwd.as_deref(), group.as_deref())
+            .map_err(|e| self.step_err(line, original, e))?;
         let step = RunStep {
             args,
             env,

@@ -552,3 +552,26 @@ fn sigint_stops_a_running_step_and_leaves_nothing() {
         "the step's process is still running"
     );
 }
+
+#[test]
+fn run_works_without_etc_passwd_and_with_a_numeric_user() {
+    let env = Env::new();
+    let root = env.ctx().join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    for applet in ["sh", "id", "echo"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    env.build(
+        "FROM scratch\nCOPY rootfs/ /\nRUN id -u > /root-id\nUSER 4242:4343\nRUN id -u > /tmp-id || echo no-tmp\nCMD [\"id\", \"-g\"]\n",
+        &["-t", "nopasswd:1"],
+    );
+    let rootfs = unpack(&env, "nopasswd:1");
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("root-id")).unwrap(),
+        "0\n",
+        "no USER means uid 0, even without /etc/passwd"
+    );
+    let run = env.plinth(&["run", "--rm", "nopasswd:1"]).ok();
+    assert_eq!(run.stdout, "4343\n");
+}
