@@ -57,13 +57,14 @@ pub enum ContainerError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Invalid(String),
-    #[error("reading the image: {0}")]
+    // Transparent: the CLI prints error chains, so a message that repeats its source would show twice.
+    #[error(transparent)]
     Layer(#[from] layer::LayerError),
-    #[error("user: {0}")]
+    #[error(transparent)]
     User(#[from] userdb::UserError),
-    #[error("sandbox: {0}")]
+    #[error(transparent)]
     Sandbox(#[from] plinth_sandbox::SandboxError),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -50,7 +50,8 @@ mod tests;
 
 pub(crate) use extract::extract_tar;
 pub use extract::{
-    ExtractMode, ExtractStats, OVERLAY_OPAQUE_XATTR, extract_layer, extract_layer_with,
+    ExtractMode, ExtractOptions, ExtractStats, OVERLAY_OPAQUE_XATTR, POOL_MAX_FILE_SIZE,
+    extract_layer, extract_layer_opts, extract_layer_with,
 };
 pub use read::{EntryInfoKind, FileLookup, LayerEntryInfo, read_layer_entries, read_layer_file};
 pub use walk::entries_from_dir;

@@ -50,6 +50,11 @@
 //! root, nor a root's `diff_ids`, names its diff_id. Builds use layer directories inside a
 //! [`BuildSession`], so gc never removes one in use.
 //!
+//! Regular files of extracted layers are hard links into a content-addressed file pool,
+//! `.plinth/pool/<2 hex>/<key hex>` (mode 0700; see [`crate::layer::ExtractOptions::pool`]), so
+//! a file that several layers hold is one inode. gc removes a pool file once only the pool links
+//! to it (link count 1), after removing layer directories.
+//!
 //! # Refs and other tools
 //! A ref is an `index.json` entry whose `org.opencontainers.image.ref.name` annotation is the full
 //! reference as the user gave it, with `:latest` added when it has no tag
@@ -318,6 +323,8 @@ pub struct GcReport {
     pub removed_temp_files: usize,
     /// Extracted layers ([`Store::extracted_layer`]) removed, by diff_id.
     pub removed_layer_dirs: Vec<Digest>,
+    /// Files of the extracted layers' file pool that no extracted layer used any more.
+    pub removed_pool_files: usize,
 }
 
 /// Whether a walk tolerates blobs that are not in the store.
@@ -1241,6 +1248,7 @@ impl Store {
                 report.removed_layer_dirs = self.remove_extracted_layers(&live)?;
             }
         }
+
         let blobs = self.blobs_dir();
         if blobs.is_dir() {
             let mut names: Vec<_> = fs_err::read_dir(&blobs)?.collect::<io::Result<Vec<_>>>()?;
@@ -1266,6 +1274,8 @@ impl Store {
             }
         }
         report.removed_temp_files = self.remove_temp_files()?;
+        // Last: removed layer directories and interrupted extractions free pool files.
+        report.removed_pool_files = self.remove_unused_pool_files()?;
         Ok(report)
     }
 

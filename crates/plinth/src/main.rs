@@ -22,7 +22,7 @@ fn main() -> ExitCode {
                 eprintln!("{usage}");
                 return ExitCode::from(2);
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", chain_message(&err));
             ExitCode::from(1)
         }
     }
@@ -42,4 +42,39 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
         flag
     })
     .clone()
+}
+
+/// The error and its causes joined with `: `, leaving out a cause whose text the message already
+/// has (library errors often include their source in their own message).
+fn chain_message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain_message;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading x: {0}")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = std::io::Error::other("disk on fire");
+        let err = anyhow::Error::new(Outer(io)).context("loading y");
+        assert_eq!(chain_message(&err), "loading y: reading x: disk on fire");
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(chain_message(&plain), "outer: inner");
+    }
 }

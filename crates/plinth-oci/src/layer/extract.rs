@@ -45,14 +45,27 @@
 //! privilege (CAP_MKNOD for devices on old kernels, CAP_SYS_ADMIN for `trusted.*`); without it the
 //! extraction fails rather than produce a lower directory with a different merged view. A
 //! hardlink must point at a file of the same layer (as for Docker's overlay2 driver).
+//!
+//! # File pool
+//! With [`ExtractOptions::pool`] (overlay lower mode only), regular files are hard links into a
+//! content-addressed pool directory, so extracting a layer whose files earlier layers already had
+//! (a rebuilt `COPY` that changed one file) creates no new inodes for them. The pool entry of a
+//! file is `<pool>/<2 hex>/<key hex>`, the key being the sha256 of the content's sha256, the mode,
+//! uid, gid and mtime (all shared by hard links). Sharing inodes between lower directories is safe
+//! because overlayfs never writes to a lower directory (a write copies the file up first). Not
+//! pooled (written as usual): files with xattrs, setuid/setgid files, files over
+//! [`POOL_MAX_FILE_SIZE`], and files whose link fails with `EMLINK`, `EXDEV` or `EPERM`
+//! (`fs.protected_hardlinks` in a user namespace).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, Timespec, Timestamps};
 use rustix::io::Errno;
+use sha2::{Digest as _, Sha256};
 
 use super::LayerError;
 use super::read::{Decoder, Parsed, ParsedKind, join, join_lossy, normalize, parse_entry};
@@ -75,6 +88,20 @@ pub struct ExtractStats {
     pub skipped_devices: u64,
     /// xattrs not set because the filesystem or the process does not allow it.
     pub skipped_xattrs: u64,
+    /// Regular files (counted in `files` too) linked from an entry the file pool already had.
+    pub pooled_files: u64,
+}
+
+/// Files larger than this are never pooled (see the module docs, "File pool").
+pub const POOL_MAX_FILE_SIZE: u64 = 16 << 20;
+
+/// Options of [`extract_layer_opts`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtractOptions<'a> {
+    pub mode: ExtractMode,
+    /// The content-addressed file pool (an existing directory on the filesystem of `root`),
+    /// used only with [`ExtractMode::OverlayLower`]; see the module docs ("File pool").
+    pub pool: Option<&'a Path>,
 }
 
 /// How [`extract_layer_with`] writes whiteouts.
@@ -113,7 +140,18 @@ pub fn extract_layer_with<R: Read>(
     root: &Path,
     mode: ExtractMode,
 ) -> Result<ExtractStats, LayerError> {
-    extract_tar(Decoder::open(r, media_type)?, root, mode)
+    extract_layer_opts(r, media_type, root, &ExtractOptions { mode, pool: None })
+}
+
+/// Extracts a layer blob (compression detected as for [`extract_layer`]) into the existing
+/// directory `root` as `opts` say.
+pub fn extract_layer_opts<R: Read>(
+    r: R,
+    media_type: &str,
+    root: &Path,
+    opts: &ExtractOptions<'_>,
+) -> Result<ExtractStats, LayerError> {
+    extract_tar(Decoder::open(r, media_type)?, root, opts)
 }
 
 /// Extracts an uncompressed tar stream. Stops at the end-of-archive marker; the caller may read
@@ -121,8 +159,9 @@ pub fn extract_layer_with<R: Read>(
 pub(crate) fn extract_tar<R: Read>(
     tar_stream: R,
     root: &Path,
-    mode: ExtractMode,
+    opts: &ExtractOptions<'_>,
 ) -> Result<ExtractStats, LayerError> {
+    let mode = opts.mode;
     let root_fd = rustix::fs::open(
         root,
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
@@ -132,8 +171,23 @@ pub(crate) fn extract_tar<R: Read>(
         path: root.display().to_string(),
         source: e.into(),
     })?;
+    let pool = match (mode, opts.pool) {
+        (ExtractMode::OverlayLower, Some(pool)) => Some(
+            rustix::fs::open(
+                pool,
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| LayerError::Extract {
+                path: pool.display().to_string(),
+                source: e.into(),
+            })?,
+        ),
+        _ => None,
+    };
     let mut ex = Extractor {
         root: root_fd,
+        pool,
         as_root: rustix::process::geteuid().is_root(),
         mode,
         unpacked: HashSet::new(),
@@ -157,6 +211,8 @@ const MAX_REMOVE_DEPTH: usize = 4096;
 
 struct Extractor {
     root: OwnedFd,
+    /// The file pool directory, when pooling.
+    pool: Option<OwnedFd>,
     as_root: bool,
     mode: ExtractMode,
     /// Paths (joined with `/`) this layer created, for opaque whiteouts.
@@ -333,40 +389,11 @@ impl Extractor {
                 self.stats.dirs += 1;
             }
             ParsedKind::File => {
-                let flags = OFlags::WRONLY
-                    | OFlags::CREATE
-                    | OFlags::EXCL
-                    | OFlags::NOFOLLOW
-                    | OFlags::CLOEXEC;
-                let fd = rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(0o600))
-                    .map_err(|e| err(&path, e))?;
-                let mut file = std::fs::File::from(fd);
-                let mut left = p.size;
-                while left > 0 {
-                    let want = usize::try_from(left)
-                        .unwrap_or(usize::MAX)
-                        .min(self.copy_buf.len());
-                    let n = match data.read(&mut self.copy_buf[..want]) {
-                        Ok(0) => {
-                            return Err(LayerError::Malformed {
-                                path: join_lossy(&p.comps),
-                                reason: "truncated file content".into(),
-                            });
-                        }
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(LayerError::ReadLayer(e)),
-                    };
-                    file.write_all(&self.copy_buf[..n])
-                        .map_err(|e| err(&path, e))?;
-                    left -= n as u64;
+                if self.poolable(&p) {
+                    self.pooled_file(&dir, name, &p, &path, data)?;
+                } else {
+                    self.write_file(&dir, name, &p, &path, data)?;
                 }
-                self.stats.bytes += p.size;
-                self.chown_fd(&file, &p, &path)?;
-                // After chown, which clears setuid/setgid.
-                rustix::fs::fchmod(&file, mode).map_err(|e| err(&path, e))?;
-                self.set_xattrs(&file, &p, &path)?;
-                rustix::fs::futimens(&file, &timestamps(p.mtime)).map_err(|e| err(&path, e))?;
                 self.stats.files += 1;
             }
             ParsedKind::Symlink(target) => {
@@ -444,6 +471,155 @@ impl Extractor {
         }
         self.unpacked.insert(path);
         Ok(())
+    }
+
+    /// Creates the regular file `name` in `dir` with `p.size` bytes of `data` and `p`'s metadata.
+    fn write_file(
+        &mut self,
+        dir: &OwnedFd,
+        name: &[u8],
+        p: &Parsed,
+        path: &[u8],
+        data: &mut impl Read,
+    ) -> Result<(), LayerError> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o600))
+            .map_err(|e| err(path, e))?;
+        let mut file = std::fs::File::from(fd);
+        let mut left = p.size;
+        while left > 0 {
+            let want = usize::try_from(left)
+                .unwrap_or(usize::MAX)
+                .min(self.copy_buf.len());
+            let n = match data.read(&mut self.copy_buf[..want]) {
+                Ok(0) => return Err(truncated(p)),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(LayerError::ReadLayer(e)),
+            };
+            file.write_all(&self.copy_buf[..n])
+                .map_err(|e| err(path, e))?;
+            left -= n as u64;
+        }
+        self.stats.bytes += p.size;
+        self.set_file_meta(&file, p, path)?;
+        self.set_xattrs(&file, p, path)?;
+        rustix::fs::futimens(&file, &timestamps(p.mtime)).map_err(|e| err(path, e))?;
+        Ok(())
+    }
+
+    /// Owner, then mode (chown clears setuid/setgid).
+    fn set_file_meta(
+        &self,
+        fd: impl std::os::fd::AsFd,
+        p: &Parsed,
+        path: &[u8],
+    ) -> Result<(), LayerError> {
+        self.chown_fd(&fd, p, path)?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(p.mode)).map_err(|e| err(path, e))
+    }
+
+    /// Whether the regular file `p` goes through the file pool.
+    fn poolable(&self, p: &Parsed) -> bool {
+        self.pool.is_some()
+            && self.mode == ExtractMode::OverlayLower
+            && p.xattrs.is_empty()
+            && p.mode & 0o6000 == 0
+            && p.size <= POOL_MAX_FILE_SIZE
+    }
+
+    /// Creates the regular file `name` in `dir` as a hard link to its pool entry, adding the
+    /// entry first when the pool lacks it. Falls back to [`Self::write_file`] when the link
+    /// cannot be made (`EMLINK`, `EXDEV`, `EPERM`, or the entry vanished).
+    fn pooled_file(
+        &mut self,
+        dir: &OwnedFd,
+        name: &[u8],
+        p: &Parsed,
+        path: &[u8],
+        data: &mut impl Read,
+    ) -> Result<(), LayerError> {
+        let Some(pool) = &self.pool else {
+            return self.write_file(dir, name, p, path, data);
+        };
+        let len = usize::try_from(p.size).map_err(|_| truncated(p))?;
+        let mut content = vec![0; len];
+        data.read_exact(&mut content).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                truncated(p)
+            } else {
+                LayerError::ReadLayer(e)
+            }
+        })?;
+        let key = pool_key(&content, p);
+        let (sub, _) = key.split_at(2);
+        let entry = key.as_str();
+        let sub_fd = open_pool_subdir(pool, sub).map_err(|e| err(path, e))?;
+        let mut created = false;
+        let linked = match rustix::fs::linkat(&sub_fd, entry, dir, name, AtFlags::empty()) {
+            Ok(()) => true,
+            Err(Errno::NOENT) => {
+                self.add_to_pool(&sub_fd, entry, &content, p, path)?;
+                created = true;
+                match rustix::fs::linkat(&sub_fd, entry, dir, name, AtFlags::empty()) {
+                    Ok(()) => true,
+                    Err(Errno::MLINK | Errno::XDEV | Errno::PERM | Errno::NOENT) => false,
+                    Err(e) => return Err(err(path, e)),
+                }
+            }
+            Err(Errno::MLINK | Errno::XDEV | Errno::PERM) => false,
+            Err(e) => return Err(err(path, e)),
+        };
+        if !linked {
+            return self.write_file(dir, name, p, path, &mut content.as_slice());
+        }
+        if created {
+            self.stats.bytes += p.size;
+        } else {
+            self.stats.pooled_files += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes `content` with `p`'s metadata as the pool entry `entry` of `sub` (via a temp name
+    /// and a rename; an entry another process added meanwhile is kept).
+    fn add_to_pool(
+        &self,
+        sub: &OwnedFd,
+        entry: &str,
+        content: &[u8],
+        p: &Parsed,
+        path: &[u8],
+    ) -> Result<(), LayerError> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let tmp = format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(sub, tmp.as_str(), flags, Mode::from_raw_mode(0o600))
+            .map_err(|e| err(path, e))?;
+        let mut file = std::fs::File::from(fd);
+        let written = file
+            .write_all(content)
+            .map_err(|e| err(path, e))
+            .and_then(|()| self.set_file_meta(&file, p, path))
+            .and_then(|()| {
+                rustix::fs::futimens(&file, &timestamps(p.mtime)).map_err(|e| err(path, e))
+            });
+        drop(file);
+        let renamed = written.and_then(|()| {
+            match rustix::fs::renameat_with(sub, tmp.as_str(), sub, entry, RenameFlags::NOREPLACE) {
+                Ok(()) | Err(Errno::EXIST) => Ok(()),
+                Err(e) => Err(err(path, e)),
+            }
+        });
+        // Gone after a successful rename; otherwise ours to remove.
+        let _ = rustix::fs::unlinkat(sub, tmp.as_str(), AtFlags::empty());
+        renamed
     }
 
     fn chown_fd(
@@ -557,6 +733,36 @@ impl Extractor {
             rustix::fs::futimens(&fd, &timestamps(mtime)).map_err(|e| err(&path, e))?;
         }
         Ok(())
+    }
+}
+
+fn truncated(p: &Parsed) -> LayerError {
+    LayerError::Malformed {
+        path: join_lossy(&p.comps),
+        reason: "truncated file content".into(),
+    }
+}
+
+/// The pool key (hex) of a file: sha256 over its content's sha256, mode, uid, gid and mtime.
+fn pool_key(content: &[u8], p: &Parsed) -> String {
+    let mut h = Sha256::new();
+    h.update(Sha256::digest(content));
+    h.update(p.mode.to_le_bytes());
+    h.update(p.uid.to_le_bytes());
+    h.update(p.gid.to_le_bytes());
+    h.update(p.mtime.to_le_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Opens (creating it when missing) the pool subdirectory `sub`, not following symlinks.
+fn open_pool_subdir(pool: &OwnedFd, sub: &str) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
+    match rustix::fs::openat(pool, sub, flags, Mode::empty()) {
+        Err(Errno::NOENT) => match rustix::fs::mkdirat(pool, sub, Mode::from_raw_mode(0o700)) {
+            Ok(()) | Err(Errno::EXIST) => rustix::fs::openat(pool, sub, flags, Mode::empty()),
+            Err(e) => Err(e),
+        },
+        r => r,
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -1471,6 +1471,22 @@ fn overlay_lower_layers_mount_to_the_applied_view() {
         eprintln!("skipped: mounting overlayfs needs root");
         return;
     }
+    check_overlay_lowers_mount_to_the_applied_view(None);
+}
+
+#[test]
+fn pooled_overlay_lower_layers_mount_to_the_applied_view() {
+    if !is_root() {
+        eprintln!("skipped: mounting overlayfs needs root");
+        return;
+    }
+    let pool = tempfile::tempdir().unwrap();
+    check_overlay_lowers_mount_to_the_applied_view(Some(pool.path()));
+}
+
+/// Extracts three layers as overlay lowers (with the file pool when given), mounts them and
+/// compares the merged view with the layers applied in order.
+fn check_overlay_lowers_mount_to_the_applied_view(pool: Option<&Path>) {
     // Layer 1: the base.
     let l1 = vec![
         dir("etc", 0o755),
@@ -1502,6 +1518,8 @@ fn overlay_lower_layers_mount_to_the_applied_view() {
         file("d/new", b"upper", 0o644),
         dir("keep", 0o755),
         file("keep/b", b"b", 0o644),
+        // The same file as layer 1's: one inode in both lowers when pooled.
+        file("keep/a", b"a", 0o644),
     ];
     // Layer 3 (raw): a whiteout of this layer used as a parent, so `replaced` is recreated; the
     // merged directory must not show the lower `replaced/lower`.
@@ -1527,9 +1545,19 @@ fn overlay_lower_layers_mount_to_the_applied_view() {
         extract_layer(*blob, mt, &applied).unwrap();
         let lower = base.path().join(format!("l{i}"));
         std::fs::create_dir(&lower).unwrap();
-        extract_layer_with(*blob, mt, &lower, ExtractMode::OverlayLower).unwrap();
+        let opts = ExtractOptions {
+            mode: ExtractMode::OverlayLower,
+            pool,
+        };
+        extract_layer_opts(*blob, mt, &lower, &opts).unwrap();
         lowers.push(lower);
     }
+    let ino = |p: PathBuf| std::fs::metadata(p).unwrap().ino();
+    assert_eq!(
+        ino(lowers[0].join("keep/a")) == ino(lowers[1].join("keep/a")),
+        pool.is_some(),
+        "identical files share an inode exactly when pooled"
+    );
     assert!(is_whiteout(&lowers[1].join("etc/gone")));
     assert_eq!(
         get_xattr(&lowers[2].join("replaced"), OVERLAY_OPAQUE_XATTR),
@@ -1578,4 +1606,140 @@ fn overlay_lower_layers_mount_to_the_applied_view() {
         .unwrap()
         .contains(merged.to_str().unwrap());
     assert!(!still_mounted, "the overlay was unmounted");
+
+    // Writing through a writable mount copies the file up: the (shared) lower files stay.
+    let upper = base.path().join("upper");
+    let work = base.path().join("work");
+    std::fs::create_dir(&upper).unwrap();
+    std::fs::create_dir(&work).unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o"])
+        .arg(format!(
+            "lowerdir={lowerdir},upperdir={},workdir={}",
+            upper.display(),
+            work.display()
+        ))
+        .arg(&merged)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount -t overlay (writable) failed");
+    let guard = Mounted(&merged);
+    std::fs::write(merged.join("keep/a"), b"changed").unwrap();
+    assert_eq!(std::fs::read(merged.join("keep/a")).unwrap(), b"changed");
+    drop(guard);
+    assert_eq!(std::fs::read(upper.join("keep/a")).unwrap(), b"changed");
+    assert_eq!(std::fs::read(lowers[0].join("keep/a")).unwrap(), b"a");
+    assert_eq!(std::fs::read(lowers[1].join("keep/a")).unwrap(), b"a");
+}
+
+/// A file entry with every metadata field the pool key covers.
+fn file_meta(path: &str, content: &[u8], mode: u32, owner: u64, mtime: i64) -> LayerEntry {
+    let mut e = file(path, content, mode);
+    e.uid = owner;
+    e.gid = owner;
+    e.mtime = Some(mtime);
+    e
+}
+
+#[test]
+fn overlay_lower_pool_shares_only_identical_plain_files() {
+    let base = tempfile::tempdir().unwrap();
+    let pool = base.path().join("pool");
+    std::fs::create_dir(&pool).unwrap();
+    let old = SDE - 100;
+    // Each pair differs between the layers only where its name says.
+    let l1 = vec![
+        file_meta("same", b"shared", 0o644, 0, old),
+        file_meta("mode", b"m", 0o644, 0, old),
+        file_meta("mtime", b"t", 0o644, 0, old),
+        file_meta("owner", b"o", 0o644, 0, old),
+        file_meta("content", b"one", 0o644, 0, old),
+        file_meta("setuid", b"s", 0o4755, 0, old),
+        {
+            let mut f = file_meta("xattr", b"x", 0o644, 0, old);
+            f.xattrs.insert("user.plinth".into(), b"v".to_vec());
+            f
+        },
+        LayerEntry::new(
+            "same-link",
+            EntryKind::Hardlink {
+                target: "same".into(),
+            },
+            0o644,
+            0,
+            0,
+        ),
+    ];
+    let mut l2 = l1.clone();
+    l2[1].mode = 0o755;
+    l2[2].mtime = Some(old - 1);
+    l2[3].uid = 1000;
+    l2[3].gid = 1000;
+    l2[4].kind = EntryKind::File(FileSource::Bytes(Arc::from(b"two".as_slice())));
+    let mut lowers = Vec::new();
+    let mut stats = Vec::new();
+    for (i, entries) in [l1, l2].into_iter().enumerate() {
+        let (w, blob) = write(entries, Compression::Gzip);
+        let lower = base.path().join(format!("l{i}"));
+        std::fs::create_dir(&lower).unwrap();
+        let opts = ExtractOptions {
+            mode: ExtractMode::OverlayLower,
+            pool: Some(&pool),
+        };
+        stats.push(extract_layer_opts(blob.as_slice(), w.media_type, &lower, &opts).unwrap());
+        lowers.push(lower);
+    }
+    let md = |i: usize, name: &str| std::fs::symlink_metadata(lowers[i].join(name)).unwrap();
+    let (a, b) = (md(0, "same"), md(1, "same"));
+    assert_eq!(a.ino(), b.ino());
+    assert_eq!(
+        b.nlink(),
+        5,
+        "two layers, each with a hardlink, and the pool"
+    );
+    assert_eq!(md(1, "same-link").ino(), a.ino());
+    assert_eq!(std::fs::read(lowers[1].join("same")).unwrap(), b"shared");
+    for name in ["mode", "mtime", "owner", "content"] {
+        assert_ne!(md(0, name).ino(), md(1, name).ino(), "{name} is not shared");
+        assert_eq!(md(0, name).nlink(), 2, "{name}: the layer and the pool");
+    }
+    assert_eq!(md(1, "mode").permissions().mode() & 0o7777, 0o755);
+    assert_eq!(md(1, "mtime").mtime(), old - 1);
+    assert_eq!(std::fs::read(lowers[1].join("content")).unwrap(), b"two");
+    if is_root() {
+        assert_eq!(md(1, "owner").uid(), 1000);
+        assert_eq!(md(1, "setuid").permissions().mode() & 0o7777, 0o4755);
+    }
+    for name in ["setuid", "xattr"] {
+        assert_ne!(md(0, name).ino(), md(1, name).ino(), "{name} is not pooled");
+        assert_eq!(md(1, name).nlink(), 1, "{name} is not pooled");
+    }
+    assert_eq!(
+        get_xattr(&lowers[1].join("xattr"), "user.plinth"),
+        Some(b"v".to_vec())
+    );
+    // Pooled: same; mode, mtime, owner, content once per layer.
+    let pooled: Vec<_> = walkdir::WalkDir::new(&pool)
+        .min_depth(2)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .collect();
+    assert_eq!(pooled.len(), 9, "{pooled:?}");
+    assert_eq!(stats[0].pooled_files, 0);
+    assert_eq!(stats[1].pooled_files, 1);
+    assert_eq!(stats[1].files, 7);
+
+    // Apply mode ignores the pool.
+    let applied = base.path().join("applied");
+    std::fs::create_dir(&applied).unwrap();
+    let (w, blob) = write(
+        vec![file_meta("same", b"shared", 0o644, 0, old)],
+        Compression::None,
+    );
+    let opts = ExtractOptions {
+        mode: ExtractMode::Apply,
+        pool: Some(&pool),
+    };
+    extract_layer_opts(blob.as_slice(), w.media_type, &applied, &opts).unwrap();
+    assert_eq!(std::fs::metadata(applied.join("same")).unwrap().nlink(), 1);
 }

@@ -12,11 +12,14 @@ use super::{PRIVATE_DIR, Result, Store, StoreError, fsync_dir};
 use crate::Digest;
 use crate::digest::HashingReader;
 use crate::layer::read::Decoder;
-use crate::layer::{ExtractMode, LayerError, extract_tar};
+use crate::layer::{ExtractMode, ExtractOptions, LayerError, extract_tar};
 use crate::types::{Descriptor, media};
 
 /// `.plinth/layers`.
 pub(super) const LAYERS_DIR: &str = "layers";
+
+/// `.plinth/pool`: the file pool of extracted layers (see [`crate::layer::ExtractOptions::pool`]).
+pub(super) const POOL_DIR: &str = "pool";
 
 /// Removes a temporary directory tree when dropped (unless it is gone already).
 struct TreeGuard(PathBuf);
@@ -31,6 +34,10 @@ impl Drop for TreeGuard {
 impl Store {
     pub(super) fn layers_dir(&self) -> PathBuf {
         self.root.join(PRIVATE_DIR).join(LAYERS_DIR)
+    }
+
+    pub(super) fn pool_dir(&self) -> PathBuf {
+        self.root.join(PRIVATE_DIR).join(POOL_DIR)
     }
 
     /// Where the extracted layer with this diff_id lives (whether or not it exists).
@@ -64,6 +71,12 @@ impl Store {
             // Layers hold setuid binaries and device nodes: not for other users to reach.
             fs_err::set_permissions(&layers, std::fs::Permissions::from_mode(0o700))?;
         }
+        let pool = self.pool_dir();
+        if !pool.is_dir() {
+            fs_err::create_dir_all(&pool)?;
+            // Pool files are the layers' files (setuid ones are not pooled, but still private).
+            fs_err::set_permissions(&pool, std::fs::Permissions::from_mode(0o700))?;
+        }
         let tmp_dir = self.tmp_dir()?;
         let wrapper = tempfile::Builder::new()
             .prefix("layer-")
@@ -92,7 +105,11 @@ impl Store {
         let actual = {
             let decoder = Decoder::open(&mut blob, &layer.media_type).map_err(ext)?;
             let mut tar = HashingReader::new(decoder);
-            extract_tar(&mut tar, &root, ExtractMode::OverlayLower).map_err(ext)?;
+            let opts = ExtractOptions {
+                mode: ExtractMode::OverlayLower,
+                pool: Some(&pool),
+            };
+            extract_tar(&mut tar, &root, &opts).map_err(ext)?;
             // The diff_id covers the whole uncompressed stream, past the end-of-archive blocks.
             io::copy(&mut tar, &mut io::sink()).map_err(|e| ext(LayerError::ReadLayer(e)))?;
             tar.finish().1
@@ -217,6 +234,44 @@ impl Store {
             removed.push(diff_id);
         }
         removed.sort();
+        Ok(removed)
+    }
+}
+
+impl Store {
+    /// Removes the pool files only the pool links to (link count 1), and leftover temp files of
+    /// interrupted pool writes (also link count 1); returns how many. Call only with the
+    /// exclusive gc lock held: an extraction could otherwise be about to link such a file.
+    pub(super) fn remove_unused_pool_files(&self) -> Result<usize> {
+        use std::os::unix::fs::MetadataExt;
+        let pool = self.pool_dir();
+        let subs = match fs_err::read_dir(&pool) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        let mut removed = 0;
+        for sub in subs {
+            let sub = sub?;
+            if !sub.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs_err::read_dir(sub.path())? {
+                let entry = entry?;
+                let md = match fs_err::symlink_metadata(entry.path()) {
+                    Ok(md) => md,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                if md.file_type().is_file() && md.nlink() == 1 {
+                    match fs_err::remove_file(entry.path()) {
+                        Ok(()) => removed += 1,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
         Ok(removed)
     }
 }

@@ -1380,3 +1380,83 @@ fn remove_tree_handles_directories_without_permissions() {
     assert!(!plain.exists());
     super::extracted::remove_tree(&plain).unwrap();
 }
+
+/// The files of the store's file pool (`.plinth/pool/<2 hex>/*`).
+fn pool_files(store: &Store) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(store.path().join(".plinth/pool"))
+        .min_depth(2)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn extracted_layers_share_pooled_files_and_gc_removes_unused_ones() {
+    if !is_root() {
+        eprintln!("skipped: overlay whiteouts and trusted xattrs need root");
+        return;
+    }
+    let (_d, store) = new_store();
+    // Both layers hold an identical `ro/file`; `etc/seed` differs.
+    let kept = put_layer(&store, "kept", Compression::Gzip);
+    let dropped = put_layer(&store, "dropped", Compression::Zstd);
+    let image = put_image_of(&store, std::slice::from_ref(&kept));
+    store.set_ref("app", &image).unwrap();
+    let kept_dir = store.extracted_layer(&kept.0, &kept.1).unwrap();
+    let dropped_dir = store.extracted_layer(&dropped.0, &dropped.1).unwrap();
+    let md = |p: PathBuf| std::fs::symlink_metadata(p).unwrap();
+    let (a, b) = (
+        md(kept_dir.join("ro/file")),
+        md(dropped_dir.join("ro/file")),
+    );
+    assert_eq!(a.ino(), b.ino(), "identical files share one inode");
+    assert_eq!(a.nlink(), 3, "two layers and the pool");
+    assert_ne!(
+        md(kept_dir.join("etc/seed")).ino(),
+        md(dropped_dir.join("etc/seed")).ino()
+    );
+    assert_eq!(md(kept_dir.join("etc/seed")).nlink(), 2);
+    let pool = store.path().join(".plinth/pool");
+    assert_eq!(
+        std::fs::metadata(&pool).unwrap().permissions().mode() & 0o7777,
+        0o700
+    );
+    let files = pool_files(&store);
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        // `<2 hex>/<key hex>`.
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let sub = f.parent().unwrap().file_name().unwrap().to_str().unwrap();
+        assert_eq!(name.len(), 64, "{f:?}");
+        assert!(name.bytes().all(|b| b.is_ascii_hexdigit()), "{f:?}");
+        assert!(name.starts_with(sub) && sub.len() == 2, "{f:?}");
+    }
+    // An interrupted pool write leaves a temp file only the pool links to.
+    let sub = files[0].parent().unwrap().to_path_buf();
+    std::fs::write(sub.join(".tmp-1-1"), b"partial").unwrap();
+
+    let report = store.gc(GcWait::NoWait).unwrap();
+    assert_eq!(report.removed_layer_dirs, std::slice::from_ref(&dropped.1));
+    assert_eq!(
+        report.removed_pool_files, 2,
+        "the dropped seed and the temp file"
+    );
+    let files = pool_files(&store);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.iter().all(|f| md(f.clone()).nlink() == 2));
+    assert_eq!(md(kept_dir.join("ro/file")).nlink(), 2);
+    assert_eq!(std::fs::read(kept_dir.join("etc/seed")).unwrap(), b"kept");
+    assert_eq!(
+        std::fs::read(kept_dir.join("ro/file")).unwrap(),
+        b"read-only dir"
+    );
+
+    // Nothing in use: the pool empties.
+    store.remove_ref("app").unwrap();
+    let report = store.gc(GcWait::NoWait).unwrap();
+    assert_eq!(report.removed_pool_files, 2);
+    assert!(pool_files(&store).is_empty());
+    assert!(layer_dirs(&store).is_empty());
+}
