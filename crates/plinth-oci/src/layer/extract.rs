@@ -398,16 +398,7 @@ impl Extractor {
             }
             ParsedKind::Symlink(target) => {
                 rustix::fs::symlinkat(target.as_slice(), &dir, name).map_err(|e| err(&path, e))?;
-                if self.as_root {
-                    rustix::fs::chownat(
-                        &dir,
-                        name,
-                        Some(uid(p.uid, &path)?),
-                        Some(gid(p.gid, &path)?),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )
-                    .map_err(|e| err(&path, e))?;
-                }
+                self.chown_at(&dir, name, &p, &path)?;
                 rustix::fs::utimensat(&dir, name, &timestamps(p.mtime), AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(|e| err(&path, e))?;
                 self.stats.symlinks += 1;
@@ -446,16 +437,7 @@ impl Extractor {
                     }
                     Err(e) => return Err(err(&path, e)),
                 }
-                if self.as_root {
-                    rustix::fs::chownat(
-                        &dir,
-                        name,
-                        Some(uid(p.uid, &path)?),
-                        Some(gid(p.gid, &path)?),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )
-                    .map_err(|e| err(&path, e))?;
-                }
+                self.chown_at(&dir, name, &p, &path)?;
                 // The node was just created by us (not a symlink), so following is not a concern.
                 rustix::fs::chmodat(&dir, name, mode, AtFlags::empty())
                     .map_err(|e| err(&path, e))?;
@@ -620,6 +602,27 @@ impl Extractor {
         // Gone after a successful rename; otherwise ours to remove.
         let _ = rustix::fs::unlinkat(sub, tmp.as_str(), AtFlags::empty());
         renamed
+    }
+
+    /// As root, gives the entry `name` of `dir` the owner of `p` (without following a symlink).
+    fn chown_at(
+        &self,
+        dir: &OwnedFd,
+        name: &[u8],
+        p: &Parsed,
+        path: &[u8],
+    ) -> Result<(), LayerError> {
+        if self.as_root {
+            rustix::fs::chownat(
+                dir,
+                name,
+                Some(uid(p.uid, path)?),
+                Some(gid(p.gid, path)?),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| err(path, e))?;
+        }
+        Ok(())
     }
 
     fn chown_fd(
