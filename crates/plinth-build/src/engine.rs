@@ -1445,7 +1445,7 @@ impl<'a> Engine<'a> {
                     return Err(self.step_err(
                         line,
                         original,
-                        format!("COPY --from={from}: that stage comes later or was not built"),
+                        format!("--from={from}: that stage comes later or was not built"),
                     ));
                 }
             },
@@ -1453,7 +1453,7 @@ impl<'a> Engine<'a> {
                 let desc = match self.store.resolve(from) {
                     Ok(r) => r.descriptor,
                     Err(StoreError::NotFound { .. }) => {
-                        return Err(self.step_err(line, original, format!("COPY --from={from}: no stage has that name and the image is not in the store")));
+                        return Err(self.step_err(line, original, format!("--from={from}: no stage has that name and the image is not in the store")));
                     }
                     Err(e) => return Err(e.into()),
                 };
@@ -1758,10 +1758,22 @@ fn needed_stages(
                 .unwrap_or_else(|_| stage.from.base.clone()),
         ];
         for cmd in &stage.commands {
-            if let Command::Copy(c) = cmd
-                && let Some(from) = &c.from
-            {
-                refs.push(from.clone());
+            match cmd {
+                Command::Copy(c) => refs.extend(c.from.clone()),
+                // `RUN --mount=...,from=STAGE`: the spec is still unexpanded CSV here.
+                Command::Run(r) => {
+                    for m in &r.mounts {
+                        match m {
+                            ins::RunMount::Unresolved(spec) => refs.extend(
+                                spec.split(',')
+                                    .filter_map(|f| f.trim().strip_prefix("from="))
+                                    .map(|f| f.trim_matches('"').to_string()),
+                            ),
+                            ins::RunMount::Resolved(m) => refs.extend(m.from.clone()),
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         for r in refs {

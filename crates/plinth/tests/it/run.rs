@@ -575,3 +575,37 @@ fn run_works_without_etc_passwd_and_with_a_numeric_user() {
     let run = env.plinth(&["run", "--rm", "nopasswd:1"]).ok();
     assert_eq!(run.stdout, "4343\n");
 }
+
+#[test]
+fn bind_mounts_from_a_stage_and_the_context_are_read_only_and_not_kept() {
+    let env = Env::new();
+    busybox_base(&env);
+    env.write("ctx-file.txt", "from the context\n");
+    env.build(
+        "FROM bb:base AS src\nRUN echo from-the-stage > /data.txt\n\
+         FROM bb:base\nRUN --mount=type=bind,from=src,source=/data.txt,target=/mnt/data.txt cat /mnt/data.txt > /copied\n\
+         RUN --mount=type=bind,source=ctx-file.txt,target=/mnt/ctx.txt cat /mnt/ctx.txt > /ctx-copied && (echo x > /mnt/ctx.txt 2>/dev/null && echo writable || echo read-only) > /ro\n",
+        &["-t", "bind:1"],
+    );
+    let root = unpack(&env, "bind:1");
+    assert_eq!(
+        std::fs::read_to_string(root.join("copied")).unwrap(),
+        "from-the-stage\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("ctx-copied")).unwrap(),
+        "from the context\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("ro")).unwrap(),
+        "read-only\n"
+    );
+    assert!(
+        !root.join("mnt/data.txt").exists() && !root.join("mnt/ctx.txt").exists(),
+        "mount targets are not kept"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.ctx().join("ctx-file.txt")).unwrap(),
+        "from the context\n"
+    );
+}
