@@ -448,8 +448,8 @@ impl<'a> Engine<'a> {
         BuildError::Step {
             file: self.file.clone(),
             line: cmd_line,
-            instruction: original.trim().to_string(),
-            message: message.to_string(),
+            instruction: redact_credentials(original.trim()),
+            message: redact_credentials(&message.to_string()),
         }
     }
 
@@ -473,7 +473,7 @@ impl<'a> Engine<'a> {
             stage: label.clone(),
             index: 1,
             total,
-            instruction: from_text.clone(),
+            instruction: redact_credentials(&from_text),
         });
         let from = stage
             .from
@@ -523,7 +523,7 @@ impl<'a> Engine<'a> {
                 stage: label.clone(),
                 index: i + 2,
                 total,
-                instruction: cmd.meta().original.clone(),
+                instruction: redact_credentials(&cmd.meta().original),
             });
             self.dispatch(&mut state, &mut scope, cmd, global, stages, built)?;
         }
@@ -616,7 +616,7 @@ impl<'a> Engine<'a> {
     fn history(&self, state: &mut ImageState, created_by: String, empty_layer: bool) {
         state.config.history.push(History {
             created: Some(self.created.clone()),
-            created_by: Some(created_by),
+            created_by: Some(redact_credentials(&created_by)),
             author: None,
             comment: None,
             empty_layer,
@@ -1148,7 +1148,7 @@ impl<'a> Engine<'a> {
         };
         let entry = CacheEntry {
             layer,
-            created_by: created_by.trim().to_string(),
+            created_by: redact_credentials(created_by.trim()),
             extra: serde_json::Value::Null,
         };
         self.cache
@@ -1686,6 +1686,31 @@ fn dir_entry(path: &str, mode: u32, owner: (u64, u64)) -> LayerEntry {
     }
 }
 
+/// Replaces the user-info of every URL (`https://user:token@host/...`) with `***`, so credentials in
+/// an ADD source never reach the history, the progress output or an error message.
+pub fn redact_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The cache key of a COPY/ADD: the state so far, the step, and the content it copies.
 fn copy_key(state_key: &Digest, step_id: &str, entries: &[LayerEntry]) -> std::io::Result<Digest> {
     let digest = content_digest(entries)?;
@@ -1901,6 +1926,23 @@ pub fn resolve_path(cwd: &str, path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redact_credentials("ADD https://user:s3cret@example.com/f.tgz /x"),
+            "ADD https://***@example.com/f.tgz /x"
+        );
+        assert_eq!(
+            redact_credentials("ADD http://tok@h:8080 /x and https://h/y"),
+            "ADD http://***@h:8080 /x and https://h/y"
+        );
+        assert_eq!(redact_credentials("RUN echo no urls"), "RUN echo no urls");
+        assert_eq!(
+            redact_credentials("git://host/repo.git#main"),
+            "git://host/repo.git#main"
+        );
+    }
 
     #[test]
     fn ports() {

@@ -306,7 +306,7 @@ fn add_url_with_checksum() {
     let port = listener.local_addr().unwrap().port();
     let served = body.clone();
     std::thread::spawn(move || {
-        for stream in listener.incoming().take(4) {
+        for stream in listener.incoming().take(6) {
             let Ok(mut s) = stream else { continue };
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
@@ -322,9 +322,15 @@ fn add_url_with_checksum() {
     let env = Env::new();
     env.build(
         &format!(
-            "FROM scratch\nADD --checksum={sum} http://127.0.0.1:{port}/files/data.txt /dl/\n"
+            "FROM scratch\nADD --checksum={sum} http://user:t0ps3cret@127.0.0.1:{port}/files/data.txt /dl/\n"
         ),
         &["-t", "url:1"],
+    );
+    // Credentials in the URL reach neither the history nor the output.
+    let history = env.config("url:1")["history"].to_string();
+    assert!(
+        history.contains("http://***@127.0.0.1") && !history.contains("t0ps3cret"),
+        "{history}"
     );
     let root = unpack(&env, "url:1");
     assert_eq!(std::fs::read(root.join("dl/data.txt")).unwrap(), body);
