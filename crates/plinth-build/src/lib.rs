@@ -10,6 +10,8 @@
 //! The engine reads files and writes to the store, but never prints or exits: progress goes to a
 //! callback as [`BuildEvent`]s.
 
+#![forbid(unsafe_code)]
+
 pub mod add;
 pub mod cache;
 pub mod container;

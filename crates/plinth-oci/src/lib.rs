@@ -4,6 +4,8 @@
 //!
 //! This crate does file IO (the store, layers) but never prints or exits.
 
+#![forbid(unsafe_code)]
+
 pub mod archive;
 pub mod digest;
 pub mod json;

@@ -1,6 +1,8 @@
 //! The `plinth` command line: argument parsing, store selection, rendering and exit codes.
 //! All work is done by the library crates; this binary only wires them to the terminal.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 mod render;
 
