@@ -106,6 +106,47 @@ impl OverlayDirs {
     }
 }
 
+/// Drops directories that overlayfs copied up without a change (for example `/etc`, when the
+/// sandbox made the resolv.conf mount point there and then scrubbed it): no entry below them in the
+/// layer, and the same mode and owner as in the lower layers. BuildKit's differ does the same, so
+/// RUN layers hold only what the command changed.
+pub fn drop_unchanged_dirs(entries: Vec<LayerEntry>, lowers: &[PathBuf]) -> Vec<LayerEntry> {
+    use std::collections::BTreeSet;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let parents: BTreeSet<String> = entries
+        .iter()
+        .filter_map(|e| e.path.rsplit_once('/').map(|(p, _)| p.to_string()))
+        .collect();
+    let unchanged = |e: &LayerEntry| -> bool {
+        if !matches!(e.kind, layer::EntryKind::Dir) || !e.xattrs.is_empty() || e.path.is_empty() {
+            return false;
+        }
+        if parents.contains(&e.path)
+            || parents
+                .iter()
+                .any(|p| p.starts_with(&format!("{}/", e.path)))
+        {
+            return false;
+        }
+        for lower in lowers.iter().rev() {
+            match std::fs::symlink_metadata(lower.join(&e.path)) {
+                Ok(m) if m.is_dir() => {
+                    return m.mode() & 0o7777 == e.mode
+                        && u64::from(m.uid()) == e.uid
+                        && u64::from(m.gid()) == e.gid;
+                }
+                Ok(m) if m.file_type().is_char_device() => return false,
+                Ok(_) => return false,
+                Err(_) => continue,
+            }
+        }
+        false
+    };
+    let mut entries = entries;
+    entries.retain(|e| !unchanged(e));
+    entries
+}
+
 /// Keeps the last [`LAST_LINES`] complete lines of a byte stream.
 #[derive(Default)]
 pub struct LastLines {
@@ -195,7 +236,7 @@ pub fn run_step(
     }
     plinth_sandbox::scrub_upper(&upper, &outcome.created_mountpoints)?;
     let _ = fs_err::remove_dir_all(&work);
-    let entries = layer::entries_from_dir(&upper, "")?;
+    let entries = drop_unchanged_dirs(layer::entries_from_dir(&upper, "")?, &step.lowers);
     Ok(RunChanges {
         entries,
         scratch: dirs.dir,
@@ -205,6 +246,55 @@ pub fn run_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unchanged_copied_up_dirs_are_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let lower = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(lower.path().join("etc/ssl")).unwrap();
+        std::fs::create_dir_all(lower.path().join("var")).unwrap();
+        std::fs::set_permissions(
+            lower.path().join("etc"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            lower.path().join("var"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let (uid, gid) = {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::metadata(lower.path().join("etc")).unwrap();
+            (u64::from(m.uid()), u64::from(m.gid()))
+        };
+        let dir = |p: &str, mode: u32| LayerEntry::new(p, layer::EntryKind::Dir, mode, uid, gid);
+        let file = |p: &str| {
+            LayerEntry::new(
+                p,
+                layer::EntryKind::File(layer::FileSource::Bytes(b"x".to_vec().into())),
+                0o644,
+                uid,
+                gid,
+            )
+        };
+        let entries = vec![
+            dir("etc", 0o755),
+            dir("var", 0o700),
+            dir("new", 0o755),
+            dir("etc2", 0o755),
+            file("etc2/f"),
+            dir("opt", 0o755),
+            dir("opt/sub", 0o755),
+        ];
+        let kept: Vec<String> = drop_unchanged_dirs(entries, &[lower.path().to_path_buf()])
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        // etc: copied up, unchanged, empty -> dropped; var: mode changed -> kept; new: not in the
+        // lower -> kept; etc2 has a child -> kept; opt/sub not in the lower -> kept, and opt with it.
+        assert_eq!(kept, ["var", "new", "etc2", "etc2/f", "opt", "opt/sub"]);
+    }
 
     #[test]
     fn last_lines_keeps_the_tail() {

@@ -609,3 +609,37 @@ fn bind_mounts_from_a_stage_and_the_context_are_read_only_and_not_kept() {
         "from the context\n"
     );
 }
+
+#[test]
+fn a_run_layer_holds_only_what_the_command_changed() {
+    let env = Env::new();
+    busybox_base(&env);
+    env.build(
+        "FROM bb:base\nRUN echo x > /newfile\n",
+        &["-t", "minimal:1"],
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci:{}:minimal:1", env.store().display()),
+        ],
+    ))
+    .unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    let top = layers.last().unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let blob = env.store().join("blobs/sha256").join(top);
+    let listing = tool("tar", &["-tzf", blob.to_str().unwrap()]);
+    // /etc got the resolv.conf/hosts mount points during the step; neither they nor the copied-up
+    // /etc are in the layer.
+    assert_eq!(
+        listing.lines().collect::<Vec<_>>(),
+        ["newfile"],
+        "{listing}"
+    );
+}
