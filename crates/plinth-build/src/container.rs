@@ -162,6 +162,7 @@ pub fn run(store: &Store, opts: &RunOptions) -> Result<ContainerExit, ContainerE
     let tmp_root = store.path().join(".plinth/tmp");
     let dirs = OverlayDirs::new(&tmp_root, "container-")
         .map_err(|(path, source)| ContainerError::Io { path, source })?;
+    let (uid, gid, additional_gids) = user.ids();
     let spec = Spec {
         lower: lowers,
         upper: Some(dirs.upper()),
@@ -175,9 +176,9 @@ pub fn run(store: &Store, opts: &RunOptions) -> Result<ContainerExit, ContainerE
             .or_else(|| cfg.working_dir.clone())
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| "/".into()),
-        uid: user.ids().0,
-        gid: user.ids().1,
-        additional_gids: user.ids().2,
+        uid,
+        gid,
+        additional_gids,
         network: opts.network,
         hostname: resolved.descriptor.digest.hex()[..12].to_string(),
         mounts,

@@ -23,7 +23,7 @@ use crate::context::{
     Chmod, CopyOptions, CopyRequest, CopySource, Owner, Ownership, SourceTree, plan_copy,
 };
 use crate::context::{EmptyDest, content_digest};
-use crate::fsview::{FsView, HeaderInfo, Node, NodeKind};
+use crate::fsview::{FsView, NodeKind};
 use crate::run::{self, RunStep};
 use crate::{sde, userdb};
 use plinth_dockerfile::dockerignore::Dockerignore;
@@ -44,7 +44,7 @@ pub struct BuildOptions {
     /// SOURCE_DATE_EPOCH; `None`: the context's git HEAD commit time, else 0.
     pub source_date_epoch: Option<i64>,
     /// The network of RUN steps that do not say (`RUN --network=...`).
-    pub network: RunNetwork,
+    pub network: Network,
     /// `--secret id=ID,src=FILE`: files RUN --mount=type=secret can mount; never stored.
     pub secrets: Vec<SecretSource>,
     /// Whether the layer cache is used.
@@ -55,16 +55,6 @@ pub struct BuildOptions {
     /// The executable that runs sandboxed steps (`None`: this process's own executable, which must
     /// call `plinth_sandbox::maybe_run_helper` first thing in `main`).
     pub sandbox_helper: Option<PathBuf>,
-}
-
-/// The default network of RUN steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RunNetwork {
-    /// The host's network (so `apt-get update` works).
-    #[default]
-    Host,
-    /// A private network namespace with only loopback.
-    None,
 }
 
 /// A build secret: its id and the file it comes from.
@@ -226,15 +216,8 @@ pub fn build(
         })
     };
     let df = plinth_dockerfile::parse(&src).map_err(diag)?;
+    // `stages` rejects a file without a stage, so there is always at least one.
     let parsed = plinth_dockerfile::stages(&df).map_err(diag)?;
-    if parsed.stages.is_empty() {
-        return Err(BuildError::Dockerfile(Diagnostic {
-            file,
-            line: 1,
-            col: 1,
-            message: "no FROM instruction: a Dockerfile needs at least one stage".into(),
-        }));
-    }
     let (epoch, epoch_source) = sde::resolve(opts.source_date_epoch, &opts.context);
     // What a killed earlier run left behind goes first (only when no other run is active).
     store.clean_stale_temp()?;
@@ -297,7 +280,7 @@ struct Engine<'a> {
     /// Counter for ADD scratch directories.
     scratch_dirs: usize,
     used_build_args: BTreeSet<String>,
-    /// Extracted root filesystems for COPY --from, by the image's last diff_id.
+    /// Extracted root filesystems for COPY --from and RUN --mount from=, by the image's layers.
     extracted: HashMap<Vec<Digest>, PathBuf>,
     tmp: tempfile::TempDir,
     cache: BuildCache,
@@ -319,6 +302,9 @@ struct ImageState {
     /// The cache key of the state so far: the base, then every step, chained.
     key: Digest,
 }
+
+/// The contents of /etc/passwd and /etc/group, when the image has them.
+type UserDb = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// A stage's variables: declared ARGs with their values.
 struct Scope {
@@ -431,12 +417,7 @@ impl<'a> Engine<'a> {
     ) -> Result<String, BuildError> {
         self.lex
             .process_word(word, env)
-            .map_err(|e| BuildError::Step {
-                file: self.file.clone(),
-                line,
-                instruction: word.to_string(),
-                message: e.to_string(),
-            })
+            .map_err(|e| self.step_err(line, word, e))
     }
 
     fn step_err(
@@ -803,17 +784,7 @@ impl<'a> Engine<'a> {
         if state.fs.is_none() {
             let mut view = FsView::default();
             for desc in &state.layers {
-                let blob = self.store.open_blob(&desc.digest)?;
-                let entries =
-                    layer::read_layer_entries(std::io::BufReader::new(blob), &desc.media_type)
-                        .map_err(|e| BuildError::Step {
-                            file: self.file.clone(),
-                            line: 0,
-                            instruction: "FROM".into(),
-                            message: format!("reading layer {}: {e}", desc.digest),
-                        })?;
-                let headers: Vec<HeaderInfo> = entries.iter().map(header_info).collect();
-                view.apply_tar_layer(&headers);
+                view.apply_layer(&self.layer_headers(desc)?);
             }
             state.fs = Some(view);
         }
@@ -856,6 +827,28 @@ impl<'a> Engine<'a> {
         Ok(None)
     }
 
+    /// The image's /etc/passwd and /etc/group: from the extracted layers when every layer is
+    /// extracted already (RUN steps extract them), else read from the compressed blobs.
+    fn user_db(&self, state: &ImageState) -> Result<UserDb, BuildError> {
+        let extracted: Option<Vec<PathBuf>> = state
+            .config
+            .rootfs
+            .diff_ids
+            .iter()
+            .map(|d| Some(self.store.extracted_layer_path(d)).filter(|p| p.is_dir()))
+            .collect();
+        match extracted {
+            Some(lowers) if lowers.len() == state.layers.len() => Ok((
+                crate::container::read_lower_file(&lowers, "etc/passwd"),
+                crate::container::read_lower_file(&lowers, "etc/group"),
+            )),
+            _ => Ok((
+                self.read_image_file(state, "/etc/passwd")?,
+                self.read_image_file(state, "/etc/group")?,
+            )),
+        }
+    }
+
     fn resolve_owner(
         &self,
         state: &ImageState,
@@ -863,8 +856,7 @@ impl<'a> Engine<'a> {
         line: u32,
         original: &str,
     ) -> Result<(u64, u64), BuildError> {
-        let passwd = self.read_image_file(state, "/etc/passwd")?;
-        let group = self.read_image_file(state, "/etc/group")?;
+        let (passwd, group) = self.user_db(state)?;
         userdb::resolve_chown(spec, passwd.as_deref(), group.as_deref())
             .map_err(|e| self.step_err(line, original, e))
     }
@@ -971,32 +963,32 @@ impl<'a> Engine<'a> {
                 self.context.clone().expect("opened above")
             }
         };
-        // COPY's cache key needs no image walk: the sources planned onto an empty image.
-        if c.add.is_none() {
-            let req = CopyRequest {
-                sources: sources.clone(),
-                dest: c.dest.clone(),
-                workdir: workdir.clone(),
-                options: options.clone(),
-            };
-            let planned =
-                plan_copy(&tree, &req, &EmptyDest).map_err(|e| self.step_err(line, original, e))?;
-            let key = copy_key(&state.key, step_id, &planned)
-                .map_err(|e| self.step_err(line, original, e))?;
-            if self.try_cache(state, &key, original)? {
-                return Ok(());
+        let (key, entries) = match &c.add {
+            // COPY's cache key needs no image walk: the sources planned onto an empty image.
+            None => {
+                let req = CopyRequest {
+                    sources,
+                    dest: c.dest.clone(),
+                    workdir,
+                    options,
+                };
+                let planned = plan_copy(&tree, &req, &EmptyDest)
+                    .map_err(|e| self.step_err(line, original, e))?;
+                let key = copy_key(&state.key, step_id, &planned)
+                    .map_err(|e| self.step_err(line, original, e))?;
+                if self.try_cache(state, &key, original)? {
+                    return Ok(());
+                }
+                self.fs(state)?;
+                let dest_fs: &FsView = state.fs.as_ref().expect("loaded above");
+                let entries = plan_copy(&tree, &req, dest_fs)
+                    .map_err(|e| self.step_err(line, original, e))?;
+                (key, entries)
             }
-            self.fs(state)?;
-            let dest_fs: &FsView = state.fs.as_ref().expect("loaded above");
-            let entries =
-                plan_copy(&tree, &req, dest_fs).map_err(|e| self.step_err(line, original, e))?;
-            self.commit_layer(state, entries, original.trim().to_string())?;
-            return self.record_cache(state, &key, original);
-        }
-        self.fs(state)?;
-        let dest_fs: &FsView = state.fs.as_ref().expect("loaded above");
-        let entries = match &c.add {
+            // ADD must fetch and unpack its sources to know what they are.
             Some(a) => {
+                self.fs(state)?;
+                let dest_fs: &FsView = state.fs.as_ref().expect("loaded above");
                 let scratch = self.tmp.path().join(format!("add-{}", self.scratch_dirs));
                 self.scratch_dirs += 1;
                 fs_err::create_dir_all(&scratch).map_err(|e| self.step_err(line, original, e))?;
@@ -1041,23 +1033,14 @@ impl<'a> Engine<'a> {
                         message: w.to_string(),
                     });
                 }
-                entries
-            }
-            _ => {
-                let req = CopyRequest {
-                    sources,
-                    dest: c.dest.clone(),
-                    workdir,
-                    options,
-                };
-                plan_copy(&tree, &req, dest_fs).map_err(|e| self.step_err(line, original, e))?
+                let key = copy_key(&state.key, step_id, &entries)
+                    .map_err(|e| self.step_err(line, original, e))?;
+                if self.try_cache(state, &key, original)? {
+                    return Ok(());
+                }
+                (key, entries)
             }
         };
-        let key = copy_key(&state.key, step_id, &entries)
-            .map_err(|e| self.step_err(line, original, e))?;
-        if self.try_cache(state, &key, original)? {
-            return Ok(());
-        }
         self.commit_layer(state, entries, original.trim().to_string())?;
         self.record_cache(state, &key, original)
     }
@@ -1116,7 +1099,7 @@ impl<'a> Engine<'a> {
                 if state.fs.is_some() {
                     let headers = self.layer_headers(&l.descriptor)?;
                     if let Some(fs) = state.fs.as_mut() {
-                        fs.apply_tar_layer(&headers);
+                        fs.apply_layer(&headers);
                     }
                 }
             }
@@ -1159,7 +1142,7 @@ impl<'a> Engine<'a> {
     }
 
     /// The headers of one layer blob, for the filesystem view.
-    fn layer_headers(&self, desc: &Descriptor) -> Result<Vec<HeaderInfo>, BuildError> {
+    fn layer_headers(&self, desc: &Descriptor) -> Result<Vec<layer::LayerEntryInfo>, BuildError> {
         let blob = self.store.open_blob(&desc.digest)?;
         let entries = layer::read_layer_entries(std::io::BufReader::new(blob), &desc.media_type)
             .map_err(|e| BuildError::Step {
@@ -1168,7 +1151,7 @@ impl<'a> Engine<'a> {
                 instruction: String::new(),
                 message: format!("reading layer {}: {e}", desc.digest),
             })?;
-        Ok(entries.iter().map(header_info).collect())
+        Ok(entries)
     }
 
     /// A RUN step: from the cache, or run in the sandbox over the extracted layers.
@@ -1247,10 +1230,7 @@ impl<'a> Engine<'a> {
         let network = match r.network {
             ins::NetworkMode::None => Network::None,
             ins::NetworkMode::Host => Network::Host,
-            _ => match self.opts.network {
-                RunNetwork::Host => Network::Host,
-                RunNetwork::None => Network::None,
-            },
+            _ => self.opts.network,
         };
         // Mounts; their description joins the cache key, secrets by id only.
         let mut mount_ids: Vec<String> = Vec::new();
@@ -1383,18 +1363,17 @@ impl<'a> Engine<'a> {
         for (desc, diff_id) in state.layers.iter().zip(state.config.rootfs.diff_ids.iter()) {
             lowers.push(self.store.extracted_layer(desc, diff_id)?);
         }
-        // The layers are extracted now: read passwd/group there, not from the compressed blobs.
-        let passwd = crate::container::read_lower_file(&lowers, "etc/passwd");
-        let group = crate::container::read_lower_file(&lowers, "etc/group");
+        let (passwd, group) = self.user_db(state)?;
         let user = userdb::resolve_exec_user(&user_spec, passwd.as_deref(), group.as_deref())
             .map_err(|e| self.step_err(line, original, e))?;
+        let (uid, gid, additional_gids) = user.ids();
         let step = RunStep {
             args,
             env,
             cwd,
-            uid: user.ids().0,
-            gid: user.ids().1,
-            additional_gids: user.ids().2,
+            uid,
+            gid,
+            additional_gids,
             network,
             mounts,
             lowers,
@@ -1502,15 +1481,12 @@ impl<'a> Engine<'a> {
             source_date_epoch: self.epoch,
         };
         let writer = self.store.blob_writer()?;
-        let (written, writer) =
-            layer::write_layer(entries.clone(), &opts, writer).map_err(|e| BuildError::Step {
-                file: self.file.clone(),
-                line: 0,
-                instruction: created_by.clone(),
-                message: e.to_string(),
-            })?;
-        let (digest, size) = writer.commit()?;
-        debug_assert_eq!(digest, written.digest);
+        // The filesystem view is kept current only once something needed it; otherwise it is
+        // built from all layers (this one included) on first use.
+        let for_view = state.fs.is_some().then(|| entries.clone());
+        let (written, writer) = layer::write_layer(entries, &opts, writer)
+            .map_err(|e| self.step_err(0, &created_by, e))?;
+        let (digest, size) = writer.commit_expect(&written.digest)?;
         (self.on_event)(BuildEvent::Layer {
             digest: digest.clone(),
             size,
@@ -1520,7 +1496,9 @@ impl<'a> Engine<'a> {
             .push(Descriptor::new(written.media_type, digest, size));
         state.config.rootfs.diff_ids.push(written.diff_id);
         self.history(state, created_by, false);
-        self.fs(state)?.apply_entries(&entries);
+        if let (Some(fs), Some(entries)) = (state.fs.as_mut(), for_view) {
+            fs.apply_entries(&entries);
+        }
         Ok(())
     }
 
@@ -1626,51 +1604,6 @@ impl CopyCommon {
                 keep_git_dir: a.keep_git_dir.unwrap_or(false),
             }),
         }
-    }
-}
-
-fn header_info(e: &layer::LayerEntryInfo) -> HeaderInfo {
-    let node = |kind| Node {
-        kind,
-        mode: e.mode,
-        uid: e.uid,
-        gid: e.gid,
-    };
-    let (path, kind, target) = match &e.kind {
-        layer::EntryInfoKind::Dir => (e.path.clone(), NodeKind::Dir, None),
-        layer::EntryInfoKind::File | layer::EntryInfoKind::Hardlink { .. } => {
-            (e.path.clone(), NodeKind::File, None)
-        }
-        layer::EntryInfoKind::Symlink { target } => {
-            (e.path.clone(), NodeKind::Symlink, Some(target.clone()))
-        }
-        layer::EntryInfoKind::Whiteout => {
-            let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", &e.path));
-            (
-                if dir.is_empty() {
-                    format!(".wh.{name}")
-                } else {
-                    format!("{dir}/.wh.{name}")
-                },
-                NodeKind::Other,
-                None,
-            )
-        }
-        layer::EntryInfoKind::OpaqueWhiteout => (
-            if e.path.is_empty() {
-                ".wh..wh..opq".to_string()
-            } else {
-                format!("{}/.wh..wh..opq", e.path)
-            },
-            NodeKind::Other,
-            None,
-        ),
-        _ => (e.path.clone(), NodeKind::Other, None),
-    };
-    HeaderInfo {
-        path,
-        node: node(kind),
-        target,
     }
 }
 

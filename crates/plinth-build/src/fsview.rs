@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use plinth_oci::layer::{EntryKind, LayerEntry};
+use plinth_oci::layer::{EntryInfoKind, EntryKind, LayerEntry, LayerEntryInfo};
 
 use crate::context::{DestFs, DestNode};
 
@@ -26,20 +26,28 @@ pub struct Node {
     pub gid: u64,
 }
 
-/// One header of a layer, as the view needs it (`path` relative, without leading `/`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderInfo {
-    pub path: String,
-    pub node: Node,
-    /// The target of a symlink.
-    pub target: Option<String>,
-}
-
 /// The merged view: path (relative, no leading `/`) → node, plus symlink targets.
 #[derive(Debug, Clone, Default)]
 pub struct FsView {
     nodes: BTreeMap<String, Node>,
     targets: BTreeMap<String, String>,
+}
+
+/// What a layer entry does to the paths below the lower layers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hide {
+    Nothing,
+    /// A whiteout: the path and everything below it.
+    Tree,
+    /// An opaque directory: everything below the path.
+    Children,
+}
+
+/// One entry of a layer, as the view needs it.
+struct Change<'a> {
+    path: &'a str,
+    hide: Hide,
+    add: Option<(Node, Option<&'a str>)>,
 }
 
 impl DestFs for FsView {
@@ -63,74 +71,94 @@ impl FsView {
         self.nodes.get(path.trim_matches('/'))
     }
 
-    /// Applies one layer given as raw tar paths (which may contain `.wh.` whiteouts).
-    pub fn apply_tar_layer(&mut self, headers: &[HeaderInfo]) {
-        // Whiteouts apply to the lower layers, so remove first, then add this layer's entries.
-        for h in headers {
-            let (dir, name) = split(&h.path);
-            if name == ".wh..wh..opq" {
-                self.remove_children(dir);
-            } else if let Some(victim) = name.strip_prefix(".wh.") {
-                self.remove_tree(&join(dir, victim));
-            }
-        }
-        for h in headers {
-            let (_, name) = split(&h.path);
-            if name.starts_with(".wh.") {
-                continue;
-            }
-            let p = h.path.trim_matches('/').to_string();
-            if p.is_empty() {
-                continue;
-            }
-            if h.node.kind != NodeKind::Dir {
-                self.remove_children(&p);
-            }
-            match &h.target {
-                Some(t) if h.node.kind == NodeKind::Symlink => {
-                    self.targets.insert(p.clone(), t.clone())
-                }
-                _ => self.targets.remove(&p),
+    /// Applies a layer read from a blob ([`plinth_oci::layer::read_layer_entries`]).
+    pub fn apply_layer(&mut self, entries: &[LayerEntryInfo]) {
+        self.apply(entries.iter().map(|e| {
+            let node = |kind| Node {
+                kind,
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
             };
-            self.nodes.insert(p, h.node);
-        }
+            let (hide, add) = match &e.kind {
+                EntryInfoKind::Whiteout => (Hide::Tree, None),
+                EntryInfoKind::OpaqueWhiteout => (Hide::Children, None),
+                EntryInfoKind::Dir => (Hide::Nothing, Some((node(NodeKind::Dir), None))),
+                EntryInfoKind::File | EntryInfoKind::Hardlink { .. } => {
+                    (Hide::Nothing, Some((node(NodeKind::File), None)))
+                }
+                EntryInfoKind::Symlink { target } => (
+                    Hide::Nothing,
+                    Some((node(NodeKind::Symlink), Some(target.as_str()))),
+                ),
+                _ => (Hide::Nothing, Some((node(NodeKind::Other), None))),
+            };
+            Change {
+                path: &e.path,
+                hide,
+                add,
+            }
+        }));
     }
 
     /// Applies the entries of a layer plinth just wrote.
     pub fn apply_entries(&mut self, entries: &[LayerEntry]) {
-        for e in entries {
-            match &e.kind {
-                EntryKind::Whiteout => self.remove_tree(&e.path),
-                EntryKind::OpaqueWhiteout => self.remove_children(&e.path),
-                _ => {}
+        self.apply(entries.iter().map(|e| {
+            let node = |kind| Node {
+                kind,
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+            };
+            let (hide, add) = match &e.kind {
+                EntryKind::Whiteout => (Hide::Tree, None),
+                // Plinth's opaque entry is the directory itself plus its marker.
+                EntryKind::OpaqueWhiteout => (Hide::Children, Some((node(NodeKind::Dir), None))),
+                EntryKind::Dir => (Hide::Nothing, Some((node(NodeKind::Dir), None))),
+                EntryKind::File(_) | EntryKind::Hardlink { .. } => {
+                    (Hide::Nothing, Some((node(NodeKind::File), None)))
+                }
+                EntryKind::Symlink { target } => (
+                    Hide::Nothing,
+                    Some((node(NodeKind::Symlink), Some(target.as_str()))),
+                ),
+                _ => (Hide::Nothing, Some((node(NodeKind::Other), None))),
+            };
+            Change {
+                path: &e.path,
+                hide,
+                add,
+            }
+        }));
+    }
+
+    /// Whiteouts apply to the lower layers, so everything a layer hides goes first, then its
+    /// entries are added.
+    fn apply<'a>(&mut self, changes: impl Iterator<Item = Change<'a>>) {
+        let changes: Vec<Change<'a>> = changes.collect();
+        for c in &changes {
+            match c.hide {
+                Hide::Tree => self.remove_tree(c.path),
+                Hide::Children => self.remove_children(c.path),
+                Hide::Nothing => {}
             }
         }
-        for e in entries {
-            let kind = match &e.kind {
-                EntryKind::Whiteout => continue,
-                EntryKind::Dir | EntryKind::OpaqueWhiteout => NodeKind::Dir,
-                EntryKind::File(_) | EntryKind::Hardlink { .. } => NodeKind::File,
-                EntryKind::Symlink { .. } => NodeKind::Symlink,
-                _ => NodeKind::Other,
+        for c in changes {
+            let Some((node, target)) = c.add else {
+                continue;
             };
-            if kind != NodeKind::Dir {
-                self.remove_children(&e.path);
+            let p = c.path.trim_matches('/');
+            if p.is_empty() {
+                continue;
             }
-            match &e.kind {
-                EntryKind::Symlink { target } => {
-                    self.targets.insert(e.path.clone(), target.clone())
-                }
-                _ => self.targets.remove(&e.path),
+            if node.kind != NodeKind::Dir {
+                self.remove_children(p);
+            }
+            match target {
+                Some(t) => self.targets.insert(p.to_string(), t.to_string()),
+                None => self.targets.remove(p),
             };
-            self.nodes.insert(
-                e.path.clone(),
-                Node {
-                    kind,
-                    mode: e.mode,
-                    uid: e.uid,
-                    gid: e.gid,
-                },
-            );
+            self.nodes.insert(p.to_string(), node);
         }
     }
 
@@ -160,53 +188,37 @@ impl FsView {
     }
 }
 
-fn split(path: &str) -> (&str, &str) {
-    let p = path.trim_matches('/');
-    match p.rfind('/') {
-        Some(i) => (&p[..i], &p[i + 1..]),
-        None => ("", p),
-    }
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_string()
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn h(path: &str, kind: NodeKind) -> HeaderInfo {
-        HeaderInfo {
+    fn h(path: &str, kind: EntryInfoKind) -> LayerEntryInfo {
+        LayerEntryInfo {
             path: path.to_string(),
-            node: Node {
-                kind,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-            },
-            target: None,
+            kind,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            xattrs: Default::default(),
         }
     }
 
     #[test]
     fn whiteouts_and_opaque_dirs_hide_lower_layers() {
         let mut v = FsView::default();
-        v.apply_tar_layer(&[
-            h("etc/", NodeKind::Dir),
-            h("etc/a", NodeKind::File),
-            h("etc/b", NodeKind::File),
-            h("var/x/y", NodeKind::File),
-            h("var/x", NodeKind::Dir),
+        v.apply_layer(&[
+            h("etc", EntryInfoKind::Dir),
+            h("etc/a", EntryInfoKind::File),
+            h("etc/b", EntryInfoKind::File),
+            h("var/x/y", EntryInfoKind::File),
+            h("var/x", EntryInfoKind::Dir),
         ]);
-        v.apply_tar_layer(&[
-            h("etc/.wh.a", NodeKind::File),
-            h("var/x/.wh..wh..opq", NodeKind::File),
-            h("var/x/new", NodeKind::File),
+        v.apply_layer(&[
+            h("etc/a", EntryInfoKind::Whiteout),
+            h("var/x", EntryInfoKind::OpaqueWhiteout),
+            h("var/x/new", EntryInfoKind::File),
         ]);
         assert!(v.get("etc/a").is_none());
         assert!(v.get("/etc/b").is_some());
@@ -224,8 +236,8 @@ mod tests {
     #[test]
     fn a_file_replacing_a_dir_removes_its_children() {
         let mut v = FsView::default();
-        v.apply_tar_layer(&[h("d", NodeKind::Dir), h("d/x", NodeKind::File)]);
-        v.apply_tar_layer(&[h("d", NodeKind::File)]);
+        v.apply_layer(&[h("d", EntryInfoKind::Dir), h("d/x", EntryInfoKind::File)]);
+        v.apply_layer(&[h("d", EntryInfoKind::File)]);
         assert!(v.get("d/x").is_none());
         assert_eq!(v.get("d").unwrap().kind, NodeKind::File);
     }

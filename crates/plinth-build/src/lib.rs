@@ -23,6 +23,5 @@ pub mod sde;
 pub mod userdb;
 
 pub use engine::{
-    BuildError, BuildEvent, BuildOptions, BuildResult, CachePolicy, Diagnostic, RunNetwork,
-    SecretSource, build,
+    BuildError, BuildEvent, BuildOptions, BuildResult, CachePolicy, Diagnostic, SecretSource, build,
 };

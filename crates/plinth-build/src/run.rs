@@ -121,11 +121,9 @@ pub fn drop_unchanged_dirs(entries: Vec<LayerEntry>, lowers: &[PathBuf]) -> Vec<
         if !matches!(e.kind, layer::EntryKind::Dir) || !e.xattrs.is_empty() || e.path.is_empty() {
             return false;
         }
-        if parents.contains(&e.path)
-            || parents
-                .iter()
-                .any(|p| p.starts_with(&format!("{}/", e.path)))
-        {
+        // entries_from_dir lists every directory, so a directory with anything below it is the
+        // parent of some entry.
+        if parents.contains(&e.path) {
             return false;
         }
         for lower in lowers.iter().rev() {

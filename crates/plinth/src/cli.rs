@@ -108,6 +108,15 @@ pub enum NetworkArg {
     None,
 }
 
+impl From<NetworkArg> for plinth_sandbox::Network {
+    fn from(n: NetworkArg) -> Self {
+        match n {
+            NetworkArg::Host => plinth_sandbox::Network::Host,
+            NetworkArg::None => plinth_sandbox::Network::None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Keep at most this many bytes of cached layers (suffixes k, M, G accepted).
@@ -406,10 +415,7 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
         target: args.target.clone(),
         compression: args.compression.into(),
         source_date_epoch,
-        network: match args.network {
-            NetworkArg::Host => plinth_build::RunNetwork::Host,
-            NetworkArg::None => plinth_build::RunNetwork::None,
-        },
+        network: args.network.into(),
         secrets,
         cache,
         cancel: Some(crate::interrupt_flag()),
@@ -534,10 +540,7 @@ fn run_container(store_path: &Path, args: RunArgs) -> Result<ExitCode> {
         entrypoint: args.entrypoint.clone(),
         env: args.env.clone(),
         volumes: args.volumes.clone(),
-        network: match args.network {
-            NetworkArg::Host => plinth_sandbox::Network::Host,
-            NetworkArg::None => plinth_sandbox::Network::None,
-        },
+        network: args.network.into(),
         user: args.user.clone(),
         workdir: args.workdir.clone(),
         keep: if args.rm {
@@ -560,4 +563,30 @@ fn run_container(store_path: &Path, args: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(
         u8::try_from(exit.code.clamp(0, 255)).unwrap_or(1),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("10G"), Ok(10 << 30));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5T").is_err());
+    }
+
+    #[test]
+    fn secrets_parse() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let path = file.path().display().to_string();
+        let s = parse_secret(&format!("id=tok,src={path}")).unwrap();
+        assert_eq!((s.id.as_str(), s.path.as_path()), ("tok", file.path()));
+        assert!(parse_secret(&format!("type=file,id=tok,source={path}")).is_ok());
+        assert!(parse_secret("id=tok").is_err());
+        assert!(parse_secret(&format!("id=tok,src={path},mode=0400")).is_err());
+        assert!(parse_secret("id=tok,src=/nonexistent/file").is_err());
+    }
 }

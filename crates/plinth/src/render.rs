@@ -255,18 +255,13 @@ pub fn images(entries: &[ListedImage], format: ListFormat) -> Result<()> {
     Ok(())
 }
 
-/// Splits `registry:5000/team/app:1.0` into (`registry:5000/team/app`, `1.0`).
+/// Splits `registry:5000/team/app:1.0` into (`registry:5000/team/app`, `1.0`) with Docker's
+/// reference grammar; a name other tools wrote that is not a reference is shown whole.
 fn split_name_tag(name: Option<&str>) -> (String, String) {
-    let Some(name) = name else {
-        return ("<none>".to_string(), "<none>".to_string());
-    };
-    let last = name.rsplit('/').next().unwrap_or(name);
-    match last.rfind(':') {
-        Some(i) => {
-            let cut = name.len() - last.len() + i;
-            (name[..cut].to_string(), name[cut + 1..].to_string())
-        }
-        None => (name.to_string(), "latest".to_string()),
+    match name.map(|n| (n, plinth_oci::reference::ImageRef::parse(n))) {
+        None => ("<none>".to_string(), "<none>".to_string()),
+        Some((_, Ok(r))) => (r.name.clone(), r.tag_or_latest().to_string()),
+        Some((n, Err(_))) => (n.to_string(), String::new()),
     }
 }
 
