@@ -362,6 +362,26 @@ pub fn default_platform() -> Platform {
     }
 }
 
+/// Guesses from its content whether a blob is a manifest or an index; `None` if it is neither.
+fn sniff_bytes(bytes: &[u8]) -> Option<(Kind, String)> {
+    let Ok(serde_json::Value::Object(v)) = serde_json::from_slice::<serde_json::Value>(bytes)
+    else {
+        return None;
+    };
+    let mt = v.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
+    match kind_of(mt) {
+        Kind::Other if !mt.is_empty() => None,
+        Kind::Other if v.contains_key("manifests") => {
+            Some((Kind::Index, media::OCI_INDEX.to_string()))
+        }
+        Kind::Other if v.contains_key("config") && v.contains_key("layers") => {
+            Some((Kind::Manifest, media::OCI_MANIFEST.to_string()))
+        }
+        Kind::Other => None,
+        k => Some((k, mt.to_string())),
+    }
+}
+
 fn platform_str(p: &Platform) -> String {
     match &p.variant {
         Some(v) => format!("{}/{}/{}", p.os, p.architecture, v),
@@ -721,23 +741,7 @@ impl Store {
 
     /// Reads a blob and guesses whether it is a manifest or an index; `None` if it is neither.
     fn sniff(&self, digest: &Digest) -> Result<Option<(Kind, String)>> {
-        let bytes = self.read_blob(digest)?;
-        let Ok(serde_json::Value::Object(v)) = serde_json::from_slice::<serde_json::Value>(&bytes)
-        else {
-            return Ok(None);
-        };
-        let mt = v.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
-        Ok(match kind_of(mt) {
-            Kind::Other if !mt.is_empty() => None,
-            Kind::Other if v.contains_key("manifests") => {
-                Some((Kind::Index, media::OCI_INDEX.to_string()))
-            }
-            Kind::Other if v.contains_key("config") && v.contains_key("layers") => {
-                Some((Kind::Manifest, media::OCI_MANIFEST.to_string()))
-            }
-            Kind::Other => None,
-            k => Some((k, mt.to_string())),
-        })
+        Ok(sniff_bytes(&self.read_blob(digest)?))
     }
 
     fn select_manifest(&self, d: &Descriptor, platform: &Platform) -> Result<Descriptor> {
@@ -835,11 +839,18 @@ impl Store {
                 });
             }
             out.insert(d.digest.clone(), d.clone());
-            let kind = self.kind(&d)?;
-            if kind == Kind::Other {
-                continue;
-            }
-            let bytes = self.read_blob(&d.digest)?;
+            // Without a media type the blob is read once, both to sniff and to parse.
+            let (kind, bytes) = match kind_of(&d.media_type) {
+                Kind::Other if d.media_type.is_empty() => {
+                    let bytes = self.read_blob(&d.digest)?;
+                    match sniff_bytes(&bytes) {
+                        Some((kind, _)) => (kind, bytes),
+                        None => continue,
+                    }
+                }
+                Kind::Other => continue,
+                kind => (kind, self.read_blob(&d.digest)?),
+            };
             let bad = |what, source| StoreError::BadJson {
                 store: self.root.clone(),
                 digest: d.digest.clone(),
@@ -918,21 +929,22 @@ impl Store {
         let mut entries: Vec<(String, Descriptor)> = Vec::with_capacity(refs.len());
         for &(name, target) in refs {
             let name = normalize_ref(name)?;
-            if self.kind(target)? == Kind::Other {
-                return Err(StoreError::UnsupportedMediaType {
-                    store: self.root.clone(),
-                    digest: target.digest.clone(),
-                    media_type: target.media_type.clone(),
-                    problem: "a ref must point at an image manifest or index",
-                });
-            }
-            self.walk(target, Missing::Error, &mut BTreeMap::new())?;
+            // A missing media type is sniffed once, here, and recorded in the index entry.
             let mut d = target.clone();
             if d.media_type.is_empty()
                 && let Some((_, mt)) = self.sniff(&d.digest)?
             {
                 d.media_type = mt;
             }
+            if kind_of(&d.media_type) == Kind::Other {
+                return Err(StoreError::UnsupportedMediaType {
+                    store: self.root.clone(),
+                    digest: d.digest.clone(),
+                    media_type: d.media_type.clone(),
+                    problem: "a ref must point at an image manifest or index",
+                });
+            }
+            self.walk(&d, Missing::Error, &mut BTreeMap::new())?;
             d.annotations
                 .insert(ANNOTATION_REF_NAME.to_string(), name.clone());
             entries.push((name, d));
@@ -969,6 +981,15 @@ impl Store {
         })
     }
 
+    /// The details of the image `d` names, for listings.
+    fn summary(&self, d: &Descriptor) -> Result<ImageSummary> {
+        self.image(d).map(|img| ImageSummary {
+            image_id: img.id().clone(),
+            size: img.size(),
+            created: img.config.created,
+        })
+    }
+
     /// Every image entry of `index.json`, named or not, with its details.
     pub fn list_images(&self) -> Result<Vec<ListedImage>> {
         let index = self.index()?;
@@ -976,11 +997,7 @@ impl Store {
             .manifests
             .into_iter()
             .map(|d| {
-                let summary = self.image(&d).map(|img| ImageSummary {
-                    image_id: img.id().clone(),
-                    size: img.size(),
-                    created: img.config.created.clone(),
-                });
+                let summary = self.summary(&d);
                 ListedImage {
                     name: ref_name(&d).map(str::to_string),
                     descriptor: d,
@@ -1039,11 +1056,7 @@ impl Store {
             .into_iter()
             .filter_map(|d| {
                 let name = ref_name(&d)?.to_string();
-                let summary = self.image(&d).map(|img| ImageSummary {
-                    image_id: img.id().clone(),
-                    size: img.size(),
-                    created: img.config.created.clone(),
-                });
+                let summary = self.summary(&d);
                 Some(RefInfo {
                     name,
                     descriptor: d,
@@ -1063,16 +1076,18 @@ impl Store {
             reference: reference.to_string(),
         };
         if let Ok(d) = reference.parse::<Digest>() {
-            return self.resolve_digest(&d)?.ok_or_else(not_found);
+            return self
+                .resolve_digest(&self.index()?, &d)?
+                .ok_or_else(not_found);
         }
         if reference.contains('@') {
             let r = ImageRef::parse(reference)?;
             let Some(d) = r.digest.as_ref() else {
                 return Err(not_found());
             };
-            let mut found = self.resolve_digest(d)?.ok_or_else(not_found)?;
-            let wanted = r.name_tag();
             let index = self.index()?;
+            let mut found = self.resolve_digest(&index, d)?.ok_or_else(not_found)?;
+            let wanted = r.name_tag();
             found.name = index
                 .manifests
                 .iter()
@@ -1095,7 +1110,7 @@ impl Store {
         let prefix = reference.strip_prefix("sha256:").unwrap_or(reference);
         if prefix.len() >= MIN_PREFIX_LEN && prefix.len() <= 64 && is_hex(prefix) {
             if let Ok(d) = format!("sha256:{prefix}").parse::<Digest>() {
-                return self.resolve_digest(&d)?.ok_or_else(not_found);
+                return self.resolve_digest(&index, &d)?.ok_or_else(not_found);
             }
             let mut found: BTreeMap<Digest, Resolved> = BTreeMap::new();
             for m in &index.manifests {
@@ -1125,8 +1140,9 @@ impl Store {
         Err(not_found())
     }
 
-    fn resolve_digest(&self, d: &Digest) -> Result<Option<Resolved>> {
-        let index = self.index()?;
+    /// Finds `d` as a manifest or image ID of an `index` entry, or as an unreferenced manifest or
+    /// index blob.
+    fn resolve_digest(&self, index: &Index, d: &Digest) -> Result<Option<Resolved>> {
         if let Some(m) = index.manifests.iter().find(|m| &m.digest == d) {
             return Ok(Some(Resolved {
                 name: ref_name(m).map(str::to_string),

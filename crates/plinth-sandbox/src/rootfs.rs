@@ -34,6 +34,20 @@ pub(crate) fn fd_path(fd: &impl AsFd) -> String {
     format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd())
 }
 
+/// The access and modification times of `st`, for restoring them with `utimensat`.
+pub(crate) fn stat_times(st: &rfs::Stat) -> Timestamps {
+    Timestamps {
+        last_access: rfs::Timespec {
+            tv_sec: st.st_atime,
+            tv_nsec: st.st_atime_nsec as _,
+        },
+        last_modification: rfs::Timespec {
+            tv_sec: st.st_mtime,
+            tv_nsec: st.st_mtime_nsec as _,
+        },
+    }
+}
+
 fn file_type(fd: &impl AsFd) -> io::Result<FileType> {
     Ok(FileType::from_raw_mode(rfs::fstat(fd)?.st_mode))
 }
@@ -171,17 +185,12 @@ impl Root {
             }
         }
         created.push(format!("{}/{name}", self.in_root(dir)?));
-        let times = Timestamps {
-            last_access: rustix::fs::Timespec {
-                tv_sec: before.st_atime,
-                tv_nsec: before.st_atime_nsec as _,
-            },
-            last_modification: rustix::fs::Timespec {
-                tv_sec: before.st_mtime,
-                tv_nsec: before.st_mtime_nsec as _,
-            },
-        };
-        rfs::utimensat(rfs::CWD, dir_path.as_str(), &times, rfs::AtFlags::empty())?;
+        rfs::utimensat(
+            rfs::CWD,
+            dir_path.as_str(),
+            &stat_times(&before),
+            rfs::AtFlags::empty(),
+        )?;
         Ok(())
     }
 }

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, CWD, Timestamps};
+use rustix::fs::{AtFlags, CWD};
 
 use crate::error::SandboxError;
+use crate::rootfs::stat_times;
 use crate::spec::container_components;
 
 /// Removes from `upper` every path of `created` (as reported in
@@ -45,18 +46,13 @@ pub fn scrub_upper(upper: &Path, created: &[String]) -> Result<(), SandboxError>
         } else {
             fs_err::remove_file(&target)?;
         }
-        let times = Timestamps {
-            last_access: rustix::fs::Timespec {
-                tv_sec: before.st_atime,
-                tv_nsec: before.st_atime_nsec as _,
-            },
-            last_modification: rustix::fs::Timespec {
-                tv_sec: before.st_mtime,
-                tv_nsec: before.st_mtime_nsec as _,
-            },
-        };
-        rustix::fs::utimensat(CWD, &parent, &times, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(std::io::Error::from)?;
+        rustix::fs::utimensat(
+            CWD,
+            &parent,
+            &stat_times(&before),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(std::io::Error::from)?;
     }
     Ok(())
 }

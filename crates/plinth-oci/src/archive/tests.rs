@@ -609,19 +609,21 @@ fn malformed_archives_are_clear_errors() {
     // a blob whose content does not match its name
     let wrong = format!("blobs/sha256/{}", Digest::of(b"expected").hex());
     let index = serde_json::json!({"schemaVersion":2,"manifests":[{"mediaType":media::OCI_MANIFEST,"digest":Digest::of(b"expected"),"size":8,"annotations":{ANNOTATION_REF_NAME:"x"}}]}).to_string();
+    let layout: (&str, tar::EntryType, &[u8], Option<&str>) = (
+        "oci-layout",
+        tar::EntryType::Regular,
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+        None,
+    );
+    let index_entry = (
+        "index.json",
+        tar::EntryType::Regular,
+        index.as_bytes(),
+        None,
+    );
     let archive = raw_tar(&[
-        (
-            "oci-layout",
-            tar::EntryType::Regular,
-            br#"{"imageLayoutVersion":"1.0.0"}"#,
-            None,
-        ),
-        (
-            "index.json",
-            tar::EntryType::Regular,
-            index.as_bytes(),
-            None,
-        ),
+        layout,
+        index_entry,
         (&wrong, tar::EntryType::Regular, b"tampered", None),
     ]);
     let e = load_archive(&store, archive.as_slice()).unwrap_err();
@@ -632,20 +634,7 @@ fn malformed_archives_are_clear_errors() {
     assert!(!store.has_blob(&Digest::of(b"tampered")));
 
     // an OCI index entry whose blob is not in the archive
-    let archive = raw_tar(&[
-        (
-            "oci-layout",
-            tar::EntryType::Regular,
-            br#"{"imageLayoutVersion":"1.0.0"}"#,
-            None,
-        ),
-        (
-            "index.json",
-            tar::EntryType::Regular,
-            index.as_bytes(),
-            None,
-        ),
-    ]);
+    let archive = raw_tar(&[layout, index_entry]);
     let e = load_archive(&store, archive.as_slice()).unwrap_err();
     assert!(
         matches!(e, ArchiveError::Store(StoreError::MissingBlob { .. })),

@@ -312,13 +312,17 @@ impl Extractor {
         Ok(Some(cur))
     }
 
+    /// Opens the directory at `comps` below the root, creating missing components.
+    fn create_dir(&self, comps: &[Vec<u8>], path: &[u8]) -> Result<OwnedFd, LayerError> {
+        self.open_dir(comps, Create::Yes, path)?
+            .ok_or_else(|| err(path, io::Error::from(io::ErrorKind::NotFound)))
+    }
+
     fn apply(&mut self, p: Parsed, data: &mut impl Read) -> Result<(), LayerError> {
         let path = join(&p.comps);
         match p.kind {
             ParsedKind::Opaque => {
-                let Some(dir) = self.open_dir(&p.comps, Create::Yes, &path)? else {
-                    return Err(err(&path, io::Error::from(io::ErrorKind::NotFound)));
-                };
+                let dir = self.create_dir(&p.comps, &path)?;
                 match self.mode {
                     ExtractMode::Apply => self.clear_opaque(&dir, &path, 0)?,
                     ExtractMode::OverlayLower => set_opaque(&dir, &path)?,
@@ -337,9 +341,7 @@ impl Extractor {
                         }
                     }
                     ExtractMode::OverlayLower => {
-                        let Some(dir) = self.open_dir(parent, Create::Yes, &path)? else {
-                            return Err(err(&path, io::Error::from(io::ErrorKind::NotFound)));
-                        };
+                        let dir = self.create_dir(parent, &path)?;
                         remove_all_at(&dir, name, &path, 0)?;
                         self.make_whiteout(&dir, name, &p, &path)?;
                     }
@@ -353,9 +355,7 @@ impl Extractor {
             return Ok(());
         };
         let name = name.as_slice();
-        let Some(dir) = self.open_dir(parent, Create::Yes, &path)? else {
-            return Err(err(&path, io::Error::from(io::ErrorKind::NotFound)));
-        };
+        let dir = self.create_dir(parent, &path)?;
         // Replace whatever is there, except a directory by a directory.
         let mut replaced_non_dir = false;
         match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -660,7 +660,7 @@ impl Extractor {
 
     /// Creates the overlayfs whiteout (a 0/0 character device) `name` in `dir`.
     fn make_whiteout(
-        &mut self,
+        &self,
         dir: &OwnedFd,
         name: &[u8],
         p: &Parsed,
@@ -682,17 +682,7 @@ impl Extractor {
                 ),
             )
         })?;
-        if self.as_root {
-            rustix::fs::chownat(
-                dir,
-                name,
-                Some(uid(p.uid, path)?),
-                Some(gid(p.gid, path)?),
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(|e| err(path, e))?;
-        }
-        Ok(())
+        self.chown_at(dir, name, p, path)
     }
 
     /// Removes everything in `dir` that this layer did not create (recursing into directories it

@@ -52,6 +52,19 @@ fn put_image(store: &Store, seed: &str, layers: usize) -> Descriptor {
     store.write_json(media::OCI_MANIFEST, &manifest).unwrap()
 }
 
+/// Writes an OCI image index of `manifests` as a blob.
+fn put_index(store: &Store, manifests: Vec<Descriptor>) -> Descriptor {
+    store
+        .write_json(
+            media::OCI_INDEX,
+            &Index {
+                manifests,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+}
+
 fn temp_files(store: &Store) -> Vec<PathBuf> {
     let dir = store.path().join(".plinth/tmp");
     match std::fs::read_dir(dir) {
@@ -653,11 +666,7 @@ fn image_reads_docker_manifests_and_picks_from_an_index() {
     });
     let mut amd_entry = dm.clone();
     amd_entry.platform = Some(default_platform());
-    let index = Index {
-        manifests: vec![arm_entry.clone(), amd_entry],
-        ..Default::default()
-    };
-    let idx = store.write_json(media::OCI_INDEX, &index).unwrap();
+    let idx = put_index(&store, vec![arm_entry.clone(), amd_entry]);
     assert_eq!(store.image(&idx).unwrap().descriptor.digest, dm.digest);
     let arm64 = Platform {
         architecture: "arm64".into(),
@@ -670,15 +679,7 @@ fn image_reads_docker_manifests_and_picks_from_an_index() {
         arm.digest
     );
 
-    let only_arm = store
-        .write_json(
-            media::OCI_INDEX,
-            &Index {
-                manifests: vec![arm_entry],
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let only_arm = put_index(&store, vec![arm_entry]);
     let e = store.image(&only_arm).unwrap_err();
     assert!(matches!(e, StoreError::NoMatchingPlatform { .. }), "{e}");
     assert!(e.to_string().contains("linux/arm64/v8"), "{e}");
@@ -728,15 +729,7 @@ fn gc_keeps_reachable_and_removes_the_rest() {
     let via_index = put_image(&store, "via-index", 1);
     let mut entry = via_index.clone();
     entry.platform = Some(default_platform());
-    let index = store
-        .write_json(
-            media::OCI_INDEX,
-            &Index {
-                manifests: vec![entry],
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let index = put_index(&store, vec![entry]);
     // a referrer whose subject is `kept`: reachable only when it itself is referenced; and the
     // subject of a referenced referrer is kept.
     let subject_only = put_image(&store, "subject", 1);
