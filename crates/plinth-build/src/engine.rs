@@ -55,6 +55,21 @@ pub struct BuildOptions {
     /// The executable that runs sandboxed steps (`None`: this process's own executable, which must
     /// call `plinth_sandbox::maybe_run_helper` first thing in `main`).
     pub sandbox_helper: Option<PathBuf>,
+    /// Named contexts (plinth.toml `[contexts.NAME]`): a FROM or COPY --from that names one (and
+    /// no stage) uses it instead of a store image.
+    pub named_contexts: BTreeMap<String, NamedContext>,
+}
+
+/// What a named context is.
+#[derive(Debug, Clone)]
+pub enum NamedContext {
+    /// A Debian root filesystem, as locked (built on first use, then from the cache).
+    DebianRootfs {
+        locked: crate::debian::LockedRootfs,
+        components: Vec<String>,
+        /// The context's configured sources (see [`crate::debian::RootfsOptions::sources`]).
+        sources: Vec<crate::debian::SuiteSource>,
+    },
 }
 
 /// A build secret: its id and the file it comes from.
@@ -121,6 +136,11 @@ pub enum BuildEvent {
     },
     Tagged {
         name: String,
+    },
+    /// Progress of a named context being prepared (a Debian root filesystem).
+    Context {
+        name: String,
+        message: String,
     },
 }
 
@@ -231,6 +251,7 @@ pub fn build(
         created: sde::rfc3339(epoch),
         context: None,
         scratch_dirs: 0,
+        named_built: BTreeMap::new(),
         used_build_args: BTreeSet::new(),
         extracted: HashMap::new(),
         tmp: tempfile::Builder::new()
@@ -279,6 +300,8 @@ struct Engine<'a> {
     context: Option<SourceTree>,
     /// Counter for ADD scratch directories.
     scratch_dirs: usize,
+    /// Named contexts already prepared in this build.
+    named_built: BTreeMap<String, Descriptor>,
     used_build_args: BTreeSet<String>,
     /// Extracted root filesystems for COPY --from and RUN --mount from=, by the image's layers.
     extracted: HashMap<Vec<Digest>, PathBuf>,
@@ -543,10 +566,12 @@ impl<'a> Engine<'a> {
         {
             return Ok(s.clone());
         }
-        let desc = match self.store.resolve(name) {
-            Ok(r) => r.descriptor,
-            Err(StoreError::NotFound { .. }) => {
-                return Err(self.step_err(
+        let desc = match self.named_context(name, stage.span().line, &stage.from.meta.original)? {
+            Some(d) => d,
+            None => match self.store.resolve(name) {
+                Ok(r) => r.descriptor,
+                Err(StoreError::NotFound { .. }) => {
+                    return Err(self.step_err(
                     stage.span().line,
                     &stage.from.meta.original,
                     format!(
@@ -554,8 +579,9 @@ impl<'a> Engine<'a> {
                         self.store.path().display()
                     ),
                 ));
-            }
-            Err(e) => return Err(e.into()),
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         let image = self.store.image(&desc)?;
         let mut config = image.config;
@@ -577,6 +603,51 @@ impl<'a> Engine<'a> {
                 self.compression_id(),
             ]),
         })
+    }
+
+    /// The image of named context `name`, built (or found in the cache) on first use; `None`
+    /// when no context has that name.
+    fn named_context(
+        &mut self,
+        name: &str,
+        line: u32,
+        original: &str,
+    ) -> Result<Option<Descriptor>, BuildError> {
+        let Some(ctx) = self.opts.named_contexts.get(name).cloned() else {
+            return Ok(None);
+        };
+        if let Some(d) = self.named_built.get(name) {
+            return Ok(Some(d.clone()));
+        }
+        let NamedContext::DebianRootfs {
+            locked,
+            components,
+            sources,
+        } = ctx;
+        let opts = crate::debian::RootfsOptions {
+            compression: self.opts.compression,
+            sources,
+            components,
+            use_cache: self.opts.cache != CachePolicy::Ignore,
+            cancel: self.opts.cancel.clone(),
+            sandbox_helper: self.opts.sandbox_helper.clone(),
+        };
+        let on_event = &mut *self.on_event;
+        let result = crate::debian::build_rootfs(self.store, &locked, &opts, &mut |ev| {
+            if let Some(ev) = ev.into_build_event(name) {
+                on_event(ev);
+            }
+        });
+        let image = match result {
+            Ok(i) => i,
+            Err(crate::debian::DebianError::Cancelled) => return Err(BuildError::Cancelled),
+            Err(e) => {
+                return Err(self.step_err(line, original, format!("context {name:?}: {e}")));
+            }
+        };
+        self.named_built
+            .insert(name.to_string(), image.manifest.clone());
+        Ok(Some(image.manifest))
     }
 
     /// The expansion environment: declared ARGs, overridden by ENV.
@@ -1429,12 +1500,15 @@ impl<'a> Engine<'a> {
                 }
             },
             None => {
-                let desc = match self.store.resolve(from) {
-                    Ok(r) => r.descriptor,
-                    Err(StoreError::NotFound { .. }) => {
-                        return Err(self.step_err(line, original, format!("--from={from}: no stage has that name and the image is not in the store")));
-                    }
-                    Err(e) => return Err(e.into()),
+                let desc = match self.named_context(from, line, original)? {
+                    Some(d) => d,
+                    None => match self.store.resolve(from) {
+                        Ok(r) => r.descriptor,
+                        Err(StoreError::NotFound { .. }) => {
+                            return Err(self.step_err(line, original, format!("--from={from}: no stage has that name and the image is not in the store")));
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
                 };
                 self.store
                     .image(&desc)?

@@ -6,6 +6,8 @@
 //! - `userdb`: `user:group` resolution against the image's /etc/passwd and /etc/group.
 //! - [`fsview`]: a metadata view of an image's filesystem read from layer headers.
 //! - [`sde`]: SOURCE_DATE_EPOCH resolution.
+//! - [`project`]: plinth.toml (named contexts).
+//! - [`debian`]: Debian root filesystems from a mirror (resolution, lock file, dpkg in the sandbox).
 //!
 //! The engine reads files and writes to the store, but never prints or exits: progress goes to a
 //! callback as [`BuildEvent`]s.
@@ -16,12 +18,15 @@ pub mod add;
 pub mod cache;
 pub mod container;
 pub mod context;
+pub mod debian;
 pub mod engine;
 pub mod fsview;
+pub mod project;
 pub mod run;
 pub mod sde;
 pub mod userdb;
 
 pub use engine::{
-    BuildError, BuildEvent, BuildOptions, BuildResult, CachePolicy, Diagnostic, SecretSource, build,
+    BuildError, BuildEvent, BuildOptions, BuildResult, CachePolicy, Diagnostic, NamedContext,
+    SecretSource, build,
 };

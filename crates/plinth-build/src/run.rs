@@ -36,9 +36,9 @@ pub struct RunStep {
 /// Why a step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("the command exited with code {code}{}", tail(.last_lines))]
+    #[error("the command exited with code {code}{}", format_last_lines(.last_lines))]
     Exit { code: i32, last_lines: Vec<String> },
-    #[error("the command was killed by signal {signal}{}", tail(.last_lines))]
+    #[error("the command was killed by signal {signal}{}", format_last_lines(.last_lines))]
     Signal {
         signal: i32,
         last_lines: Vec<String>,
@@ -54,7 +54,7 @@ pub enum RunError {
     },
 }
 
-fn tail(lines: &[String]) -> String {
+pub(crate) fn format_last_lines(lines: &[String]) -> String {
     if lines.is_empty() {
         return String::new();
     }

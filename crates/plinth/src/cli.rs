@@ -64,6 +64,21 @@ pub enum Command {
     Run(RunArgs),
     /// Free the layer cache down to a size limit, then collect unreferenced blobs.
     Prune(PruneArgs),
+    /// Make a Debian root filesystem image from a mirror, without debootstrap.
+    ///
+    /// Packages are resolved like apt (variants as in mmdebstrap), Release files are verified
+    /// with the Debian archive keyring and every .deb by its SHA-256, and dpkg runs the
+    /// maintainer scripts inside plinth's sandbox (root needed) with no network. A context of
+    /// plinth.toml is locked in plinth.lock; the same lock gives the same digest.
+    ///
+    /// Examples: plinth rootfs debian-bookworm -t base/debian:bookworm
+    ///           plinth rootfs --suite bookworm --variant minbase --include curl -t deb:curl
+    Rootfs(crate::rootfs::RootfsArgs),
+    /// Resolve the Debian contexts of plinth.toml and write plinth.lock.
+    ///
+    /// Without flags only missing or stale entries (whose context settings changed) are
+    /// resolved; --update resolves every entry again; --check fails when the lock would change.
+    Lock(crate::rootfs::LockArgs),
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +200,12 @@ pub struct BuildArgs {
     /// Ignore the layer cache for these stages (repeatable).
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
     pub no_cache_filter: Vec<String>,
+    /// The project file whose named contexts FROM lines may use [default: plinth.toml in the
+    /// build context or its nearest parent that has one].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub lock_mode: crate::rootfs::LockModeArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -272,6 +293,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Build(args) => build(&store_path, args),
+        Command::Rootfs(args) => crate::rootfs::rootfs(&store_path, args),
+        Command::Lock(args) => crate::rootfs::lock(&store_path, args),
         Command::Images(args) => {
             let store = open_store(&store_path)?;
             render::images(&store.list_images()?, args.format)?;
@@ -369,7 +392,7 @@ fn default_store() -> Result<PathBuf> {
 }
 
 /// Opens the store, creating it when the directory does not exist yet (or is empty).
-fn open_store(path: &Path) -> Result<Store> {
+pub(crate) fn open_store(path: &Path) -> Result<Store> {
     Store::init(path).with_context(|| format!("opening the store {}", path.display()))
 }
 
@@ -420,9 +443,23 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
         cache,
         cancel: Some(crate::interrupt_flag()),
         sandbox_helper: None,
+        named_contexts: Default::default(),
     };
     let store = open_store(store_path)?;
     let mut renderer = render::BuildRenderer::new(args.progress, std::io::stderr().is_terminal());
+    let mut opts = opts;
+    // Named contexts are looked up only when the Dockerfile can be read; the build reports a
+    // missing Dockerfile itself.
+    if let Ok(text) = fs_err::read_to_string(&opts.dockerfile) {
+        opts.named_contexts = crate::rootfs::named_contexts_for_build(
+            &store,
+            args.config.as_deref(),
+            &args.context,
+            &text,
+            args.lock_mode.mode(),
+            &mut |ev| renderer.event(&ev),
+        )?;
+    }
     let result = plinth_build::build(&store, &opts, &mut |ev| renderer.event(&ev));
     let result = match result {
         Ok(r) => r,

@@ -5,6 +5,7 @@
 
 mod cli;
 mod render;
+mod rootfs;
 
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;

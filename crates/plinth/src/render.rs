@@ -142,6 +142,7 @@ impl BuildRenderer {
                 None => writeln!(err, "warning: {message}"),
             },
             BuildEvent::Tagged { name } => writeln!(err, "tagged {name}"),
+            BuildEvent::Context { name, message } => writeln!(err, "  [{name}] {message}"),
             BuildEvent::Cached { .. } => writeln!(err, "  cached"),
             BuildEvent::Output { text } if tty => {
                 self.show_output(&mut err, text);

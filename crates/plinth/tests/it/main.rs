@@ -5,6 +5,7 @@ mod build;
 mod cli;
 mod errors;
 mod repro;
+mod rootfs;
 mod run;
 mod store;
 mod support;
