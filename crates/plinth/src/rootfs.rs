@@ -79,10 +79,11 @@ pub struct RootfsArgs {
 
 #[derive(Debug, Args, Clone, Copy)]
 pub struct LockModeArgs {
-    /// Fail when resolving again against the mirror would change the lock (for CI).
+    /// Resolve the Debian contexts again against the mirror and fail when the result differs
+    /// from plinth.lock, writing nothing (for CI).
     #[arg(long, conflicts_with = "update_lock")]
     pub locked: bool,
-    /// Resolve again and rewrite the lock entries.
+    /// Resolve the Debian contexts again and rewrite their plinth.lock entries.
     #[arg(long = "update-lock")]
     pub update_lock: bool,
 }

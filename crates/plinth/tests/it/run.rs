@@ -1,6 +1,6 @@
 //! RUN steps in the sandbox, the layer cache, and `plinth run`, on a busybox root filesystem the
-//! tests make themselves (Debian's busybox-static), and on a Debian root filesystem from mmdebstrap
-//! for the step that needs the network (PLINTH_TEST_SLOW=1, set by .ci/run).
+//! tests make themselves (Debian's busybox-static). `apt-get install` in a RUN step on a Debian
+//! root is tested with plinth's own root filesystems (`rootfs.rs`).
 
 use std::path::Path;
 
@@ -337,57 +337,6 @@ fn run_built_images_load_into_docker() {
         run.stderr
     );
     let _ = docker(&["rmi", "dockrun:1"]);
-}
-
-#[test]
-fn apt_get_install_on_a_debian_root_needs_the_network() {
-    if std::env::var("PLINTH_TEST_SLOW").as_deref() != Ok("1") {
-        eprintln!(
-            "apt_get_install_on_a_debian_root_needs_the_network: PLINTH_TEST_SLOW unset (.ci/run sets it); not run"
-        );
-        return;
-    }
-    let env = Env::new();
-    let tar = env.dir.path().join("minbase.tar");
-    let run = tool_run(
-        "mmdebstrap",
-        &[
-            "--quiet",
-            "--variant=minbase",
-            "bookworm",
-            tar.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(run.status, 0, "mmdebstrap: {}", run.stderr);
-    // Device nodes stay out of the context (the sandbox gives RUN its own /dev).
-    let root = env.ctx().join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    let run = tool_run(
-        "tar",
-        &[
-            "-C",
-            root.to_str().unwrap(),
-            "-xf",
-            tar.to_str().unwrap(),
-            "--exclude=./dev/*",
-        ],
-        None,
-    );
-    assert_eq!(run.status, 0, "tar: {}", run.stderr);
-    env.build(
-        "FROM scratch\nCOPY root/ /\nCMD [\"bash\"]\n",
-        &["-t", "debian:minbase"],
-    );
-    env.build(
-        "FROM debian:minbase\nRUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*\n",
-        &["-t", "debian:curl"],
-    );
-    let run = env
-        .plinth(&["run", "--rm", "debian:curl", "curl", "--version"])
-        .ok();
-    assert!(run.stdout.starts_with("curl "), "{}", run.stdout);
-    unpack(&env, "debian:curl");
 }
 
 #[test]
