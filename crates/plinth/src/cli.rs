@@ -71,8 +71,9 @@ pub enum Command {
     /// maintainer scripts inside plinth's sandbox (root needed) with no network. A context of
     /// plinth.toml is locked in plinth.lock; the same lock gives the same digest.
     ///
-    /// Examples: plinth rootfs debian-bookworm -t base/debian:bookworm
-    ///           plinth rootfs --suite bookworm --variant minbase --include curl -t deb:curl
+    /// Example, a context of plinth.toml: plinth rootfs debian-bookworm -t base/debian:bookworm
+    ///
+    /// Example, without plinth.toml: plinth rootfs --suite bookworm --include curl -t deb:curl
     Rootfs(crate::rootfs::RootfsArgs),
     /// Resolve the Debian contexts of plinth.toml and write plinth.lock.
     ///
