@@ -193,7 +193,7 @@ pub enum BuildError {
 }
 
 /// The platform plinth builds for (the host's; cross builds are not supported by a daemonless RUN).
-fn host_platform() -> (&'static str, &'static str) {
+pub(crate) fn host_platform() -> (&'static str, &'static str) {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",

@@ -20,6 +20,7 @@ pub mod container;
 pub mod context;
 pub mod debian;
 pub mod engine;
+pub mod family;
 pub mod fsview;
 pub mod project;
 pub mod run;
