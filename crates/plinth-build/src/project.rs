@@ -51,8 +51,73 @@ pub enum ProjectError {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectFile {
+    /// The image family this repository holds (`[family]`).
+    #[serde(default)]
+    pub family: Option<FamilyConfig>,
     #[serde(default)]
     pub contexts: BTreeMap<String, ContextConfig>,
+}
+
+/// `[family]`: the family's identity and tag and label policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FamilyConfig {
+    pub name: String,
+    /// The family version (semver); a `vX.Y.Z` git tag on HEAD must agree with it.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Registry host, e.g. `registry.example.com`.
+    #[serde(default)]
+    pub registry: Option<String>,
+    /// Repository namespace under the registry, e.g. `base`.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub vendor: Option<String>,
+    #[serde(default)]
+    pub license: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub documentation: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A tag suffix for every version tag (`bookworm` gives `1.2.3-bookworm`).
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// The unique tag's template (`{branch}`, `{sha}`, `{time}`, `{version}`, `{variant}`).
+    #[serde(default)]
+    pub tag_template: Option<String>,
+    /// Where the images are (`<dir>/<name>/Dockerfile`), relative to plinth.toml.
+    #[serde(default = "default_images_dir")]
+    pub images_dir: String,
+    /// Extra labels on every image.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn default_images_dir() -> String {
+    "images".to_string()
+}
+
+impl FamilyConfig {
+    /// `registry/namespace`, the prefix of the family's image names, when set.
+    pub fn prefix(&self) -> Option<String> {
+        match (&self.registry, &self.namespace) {
+            (Some(r), Some(n)) => Some(format!("{r}/{n}")),
+            (Some(r), None) => Some(r.clone()),
+            (None, Some(n)) => Some(n.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
+/// One image of the family: `images/<name>/Dockerfile`.
+#[derive(Debug, Clone)]
+pub struct FamilyImage {
+    pub name: String,
+    pub dir: PathBuf,
+    pub dockerfile: PathBuf,
 }
 
 /// The kind of a named context.
@@ -165,6 +230,50 @@ impl Project {
             path: path.to_path_buf(),
             file,
         })
+    }
+
+    /// The family's images: every `<images-dir>/<name>/Dockerfile`, in name order. Errors
+    /// when the file has no `[family]` table or the images directory cannot be read.
+    pub fn family_images(&self) -> Result<Vec<FamilyImage>, ProjectError> {
+        let Some(f) = &self.file.family else {
+            return Err(ProjectError::Invalid {
+                path: self.path.clone(),
+                message: "there is no [family] table: declare the family (name, version...) first"
+                    .into(),
+            });
+        };
+        let root = self.dir().join(&f.images_dir);
+        let read = |source| ProjectError::Read {
+            path: root.clone(),
+            source,
+        };
+        let mut out = Vec::new();
+        for entry in fs_err::read_dir(&root).map_err(read)? {
+            let entry = entry.map_err(read)?;
+            let dir = entry.path();
+            let dockerfile = dir.join("Dockerfile");
+            if !dockerfile.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+            {
+                return Err(ProjectError::Invalid {
+                    path: dir,
+                    message: "an image directory name must be lower-case letters, digits, '-', '_' or '.' (it is the image's name)".into(),
+                });
+            }
+            out.push(FamilyImage {
+                name,
+                dir,
+                dockerfile,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     /// The directory of plinth.toml.

@@ -80,6 +80,18 @@ pub enum Command {
     /// Without flags only missing or stale entries (whose context settings changed) are
     /// resolved; --update resolves every entry again; --check fails when the lock would change.
     Lock(crate::rootfs::LockArgs),
+    /// Print the family's images as a tree of FROM edges (plinth.toml [family], images/*/Dockerfile).
+    ///
+    /// A FROM that names a family image (bare, with a tag, or under the family's
+    /// registry/namespace) is an edge; anything else is an external base. A cycle is an error.
+    Graph(crate::family::GraphArgs),
+    /// Print the tags a build of the family's images gets, without building.
+    ///
+    /// One unique tag (`<branch>-<shortsha>-<commit time>`, or the [family] tag-template), the
+    /// version tags X.Y.Z, X.Y and X from the family version or a vX.Y.Z git tag on HEAD, and
+    /// `latest` for a stable release built by CI. Builds outside CI or from a dirty work tree are
+    /// development builds: their unique tag starts with `dev-` and they get no version tags.
+    Tags(crate::family::TagsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +308,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Build(args) => build(&store_path, args),
         Command::Rootfs(args) => crate::rootfs::rootfs(&store_path, args),
         Command::Lock(args) => crate::rootfs::lock(&store_path, args),
+        Command::Graph(args) => crate::family::graph(args),
+        Command::Tags(args) => crate::family::tags(args),
         Command::Images(args) => {
             let store = open_store(&store_path)?;
             render::images(&store.list_images()?, args.format)?;

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod family;
 mod render;
 mod rootfs;
 

@@ -4,6 +4,7 @@
 mod build;
 mod cli;
 mod errors;
+mod family;
 mod repro;
 mod rootfs;
 mod run;

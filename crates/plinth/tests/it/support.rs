@@ -65,6 +65,17 @@ impl Env {
             .env("PLINTH_STORE", self.store())
             .env_remove("SOURCE_DATE_EPOCH")
             .current_dir(self.ctx());
+        // Tests say themselves whether they run "in CI" (the tag policy depends on it).
+        for var in [
+            "CI",
+            "GITHUB_ACTIONS",
+            "GITLAB_CI",
+            "JENKINS_URL",
+            "BUILDKITE",
+            "CIRCLECI",
+        ] {
+            cmd.env_remove(var);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
