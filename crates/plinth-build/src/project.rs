@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use plinth_debian::resolve::Variant;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::debian::sources::{AptSource, SuiteSource, default_suites};
@@ -48,8 +49,12 @@ pub enum ProjectError {
 }
 
 /// The parsed file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "plinth.toml",
+    description = "The project file of plinth: an image family and its named build contexts."
+)]
 pub struct ProjectFile {
     /// The image family this repository holds (`[family]`).
     #[serde(default)]
@@ -59,7 +64,7 @@ pub struct ProjectFile {
 }
 
 /// `[family]`: the family's identity and tag and label policy.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FamilyConfig {
     pub name: String,
@@ -121,7 +126,7 @@ pub struct FamilyImage {
 }
 
 /// The kind of a named context.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ContextKind {
     /// A Debian root filesystem.
@@ -130,13 +135,15 @@ pub enum ContextKind {
 }
 
 /// `[contexts.NAME]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ContextConfig {
     #[serde(rename = "type", default)]
     pub kind: ContextKind,
     pub suite: String,
+    /// essential, apt, minbase (= required), important, standard or custom (as mmdebstrap's).
     #[serde(default = "default_variant")]
+    #[schemars(with = "VariantName")]
     pub variant: Variant,
     #[serde(default)]
     pub components: Option<Vec<String>>,
@@ -154,12 +161,32 @@ pub struct ContextConfig {
     pub keyring: Option<PathBuf>,
 }
 
+/// The variant names, for the JSON Schema (the field deserializes into [`Variant`]).
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum VariantName {
+    Essential,
+    Apt,
+    Required,
+    Minbase,
+    Important,
+    Standard,
+    Custom,
+}
+
+/// The JSON Schema of plinth.toml (committed as `plinth.schema.json`; editors validate the
+/// file with it, e.g. taplo with a `#:schema` comment).
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ProjectFile)).unwrap_or_default()
+}
+
 fn default_variant() -> Variant {
     Variant::Minbase
 }
 
 /// One entry of `sources`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub uri: String,
@@ -404,6 +431,29 @@ mod tests {
         assert!(err.contains("mirror"), "{err}");
         let err = load("[contexts.x]\nsuite = \"bookworm\"\nmirror = \"http://a\"\nsources = [{uri = \"http://b\", suite = \"s\"}]\n").unwrap_err().to_string();
         assert!(err.contains("either"), "{err}");
+    }
+
+    #[test]
+    fn the_committed_json_schema_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plinth.schema.json");
+        let generated = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json_schema()).unwrap()
+        );
+        if std::env::var_os("PLINTH_UPDATE_SCHEMA").is_some() {
+            fs_err::write(&path, &generated).unwrap();
+        }
+        let committed = fs_err::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "plinth.schema.json is stale: run `PLINTH_UPDATE_SCHEMA=1 cargo test -p plinth-build --lib project` and commit it"
+        );
+        // The schema knows the tables and refuses unknown keys, as the loader does.
+        let v = json_schema();
+        assert!(v["properties"]["family"].is_object(), "{v}");
+        assert!(v["properties"]["contexts"].is_object(), "{v}");
+        assert_eq!(v["additionalProperties"], serde_json::json!(false), "{v}");
+        assert!(generated.contains("\"minbase\""), "variant names listed");
     }
 
     #[test]
