@@ -1693,30 +1693,7 @@ fn dir_entry(path: &str, mode: u32, owner: (u64, u64)) -> LayerEntry {
     }
 }
 
-/// Replaces the user-info of every URL (`https://user:token@host/...`) with `***`, so credentials in
-/// an ADD source never reach the history, the progress output or an error message.
-pub fn redact_credentials(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) => {
-                out.push_str("***");
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
+pub use crate::credentials::redact_credentials;
 
 /// The cache key of a COPY/ADD: the state so far, the step, and the content it copies.
 fn copy_key(state_key: &Digest, step_id: &str, entries: &[LayerEntry]) -> std::io::Result<Digest> {

@@ -6,6 +6,7 @@
 //! - `userdb`: `user:group` resolution against the image's /etc/passwd and /etc/group.
 //! - [`fsview`]: a metadata view of an image's filesystem read from layer headers.
 //! - [`sde`]: SOURCE_DATE_EPOCH resolution.
+//! - [`credentials`]: user-info in URLs, redacted or stripped wherever plinth writes a URL.
 //! - [`project`]: plinth.toml (named contexts).
 //! - [`debian`]: Debian root filesystems from a mirror (resolution, lock file, dpkg in the sandbox).
 //!
@@ -18,6 +19,7 @@ pub mod add;
 pub mod cache;
 pub mod container;
 pub mod context;
+pub mod credentials;
 pub mod debian;
 pub mod engine;
 pub mod family;

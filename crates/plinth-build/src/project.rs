@@ -226,11 +226,7 @@ impl Project {
         };
         let file: ProjectFile = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         for (name, c) in &file.contexts {
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
-            {
+            if !is_simple_name(name) {
                 return Err(invalid(format!(
                     "contexts.{name}: a context name is lower-case letters, digits, '-', '_' and '.' (it is used as a FROM name)"
                 )));
@@ -283,11 +279,7 @@ impl Project {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
-            {
+            if !is_simple_name(&name) {
                 return Err(ProjectError::Invalid {
                     path: dir,
                     message: "an image directory name must be lower-case letters, digits, '-', '_' or '.' (it is the image's name)".into(),
@@ -333,6 +325,15 @@ impl Project {
             })?;
         Ok(spec_from(name, c, host, self.dir()))
     }
+}
+
+/// A context or image name: lower-case letters, digits, `-`, `_` and `.` (usable as a FROM name
+/// and as an image name).
+fn is_simple_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
 }
 
 fn check_uri(uri: &str) -> Result<(), String> {

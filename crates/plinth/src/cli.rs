@@ -471,6 +471,7 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
             args.config.as_deref(),
             &args.context,
             &text,
+            &opts.build_args,
             args.lock_mode.mode(),
             &mut |ev| renderer.event(&ev),
         )?;

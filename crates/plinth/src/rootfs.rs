@@ -12,6 +12,7 @@ use plinth_build::debian::sources::{AptSource, host_sources};
 use plinth_build::debian::{
     self, LockFile, LockMode, LockedRootfs, RootfsEvent, RootfsOptions, RootfsSpec, SuiteSource,
 };
+use plinth_build::family::graph::{ImageSource, image_references};
 use plinth_build::project::Project;
 use plinth_build::{BuildEvent, NamedContext};
 use plinth_debian::resolve::Variant;
@@ -346,14 +347,16 @@ pub fn lock(store_path: &Path, args: LockArgs) -> Result<ExitCode> {
 }
 
 /// The named contexts a build of `dockerfile` uses: contexts of the project file (found from the
-/// build context upward, or `config`) whose names the Dockerfile's FROM lines or `--from` flags
-/// mention (all of them when a name is computed from an ARG). Lock entries are found or made
+/// build context upward, or `config`) whose names the Dockerfile's stages use as images (FROM
+/// after ARG expansion with `build_args`, `COPY --from`, `RUN --mount=from=`). A Dockerfile that
+/// does not parse needs none here: the build reports its error. Lock entries are found or made
 /// (and plinth.lock written) as `mode` says.
 pub fn named_contexts_for_build(
     store: &Store,
     config: Option<&Path>,
     context_dir: &Path,
     dockerfile_text: &str,
+    build_args: &[(String, String)],
     mode: LockMode,
     on_event: &mut dyn FnMut(BuildEvent),
 ) -> Result<BTreeMap<String, NamedContext>> {
@@ -363,12 +366,19 @@ pub fn named_contexts_for_build(
     if project.file.contexts.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let mentioned = mentioned_names(dockerfile_text);
+    let Ok(mentioned) = image_references(&ImageSource {
+        name: "",
+        dockerfile_path: "Dockerfile",
+        dockerfile: dockerfile_text,
+        build_args,
+    }) else {
+        return Ok(BTreeMap::new());
+    };
     let wanted: Vec<String> = project
         .file
         .contexts
         .keys()
-        .filter(|k| mentioned.iter().any(|m| m == *k || m.contains('$')))
+        .filter(|k| mentioned.contains(k))
         .cloned()
         .collect();
     if wanted.is_empty() {
@@ -411,36 +421,27 @@ pub fn named_contexts_for_build(
     Ok(out)
 }
 
-/// Image names a Dockerfile mentions in FROM lines and `--from=` flags (a cheap scan: the build
-/// itself parses properly; a name computed from an ARG shows up with its `$`).
-fn mentioned_names(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if let Some(first) = words.first()
-            && first.eq_ignore_ascii_case("FROM")
-            && let Some(name) = words.iter().skip(1).find(|w| !w.starts_with("--"))
-        {
-            out.push(name.to_string());
-        }
-        for w in &words {
-            if let Some(v) = w.strip_prefix("--from=") {
-                out.push(v.to_string());
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::mentioned_names;
+    use plinth_build::family::graph::{ImageSource, image_references};
 
     #[test]
     fn names_from_from_lines_and_flags() {
-        let names = mentioned_names(
-            "ARG BASE=x\nFROM --platform=linux/amd64 debian-bookworm AS root\nfrom ${BASE}\nCOPY --from=tools /a /b\nRUN --mount=type=bind,from=x true\n",
+        // FROM names are ARG-expanded (here and with a build arg), stage names are not images.
+        let text = "ARG BASE=x\nFROM --platform=linux/amd64 debian-bookworm AS root\nfrom ${BASE}\nCOPY --from=tools /a /b\nCOPY --from=root /c /d\nRUN --mount=type=bind,from=x true\n";
+        let names = |build_args: &[(String, String)]| {
+            image_references(&ImageSource {
+                name: "",
+                dockerfile_path: "Dockerfile",
+                dockerfile: text,
+                build_args,
+            })
+            .unwrap()
+        };
+        assert_eq!(names(&[]), ["debian-bookworm", "x", "tools"]);
+        assert_eq!(
+            names(&[("BASE".into(), "debian-trixie".into())]),
+            ["debian-bookworm", "debian-trixie", "tools", "x"]
         );
-        assert_eq!(names, ["debian-bookworm", "${BASE}", "tools"]);
     }
 }

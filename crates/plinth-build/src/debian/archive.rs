@@ -21,7 +21,6 @@ pub struct ReleaseInfo {
     pub source: SuiteSource,
     /// The `Date:` field as written.
     pub date: String,
-    pub date_unix: i64,
     /// The fingerprint of the key whose signature verified.
     pub signer: String,
     pub release: Release,
@@ -44,7 +43,7 @@ pub fn fetch_release(
     let url = format!("{}/dists/{}/InRelease", source.uri, source.suite);
     let data = fetcher.get_bytes(&url, INRELEASE_LIMIT)?;
     // Errors and events never show credentials of the mirror URI.
-    let url = super::sources::strip_userinfo(&url);
+    let url = crate::credentials::strip_credentials(&url);
     let verified =
         verify_inrelease(&data, keyring, now_unix).map_err(|e| DebianError::Signature {
             url: url.clone(),
@@ -65,14 +64,14 @@ pub fn fetch_release(
             ),
         });
     }
-    let date_unix = release.date_unix.ok_or_else(|| DebianError::Index {
+    // The Date becomes the root filesystem's SOURCE_DATE_EPOCH (lock::LockedRootfs::epoch).
+    release.date_unix.ok_or_else(|| DebianError::Index {
         url: url.clone(),
         message: format!("the Date field {:?} is not an RFC 2822 date", release.date),
     })?;
     Ok(ReleaseInfo {
         source: source.clone(),
         date: release.date.clone(),
-        date_unix,
         signer: verified.signer,
         release,
     })
@@ -138,15 +137,16 @@ pub fn fetch_indexes(
     for (origin, r) in results.into_iter().enumerate() {
         let (rel, texts) = r?;
         on_event(RootfsEvent::Release {
-            uri: super::sources::strip_userinfo(&rel.source.uri),
+            uri: crate::credentials::strip_credentials(&rel.source.uri),
             suite: rel.source.suite.clone(),
             date: rel.date.clone(),
+            signer: rel.signer.clone(),
         });
         for (comp, text) in components.iter().zip(&texts) {
             let parsed = parse_packages(text, origin).map_err(|e| DebianError::Index {
                 url: format!(
                     "{}/dists/{}/{comp}/binary-{arch}/Packages",
-                    super::sources::strip_userinfo(&rel.source.uri),
+                    crate::credentials::strip_credentials(&rel.source.uri),
                     rel.source.suite
                 ),
                 message: e.to_string(),
@@ -169,7 +169,7 @@ fn fetch_packages(
 ) -> Result<String, DebianError> {
     let base = format!("{comp}/binary-{arch}/Packages");
     let url_of = |p: &str| format!("{}/dists/{}/{p}", rel.source.uri, rel.source.suite);
-    let shown = |u: &str| super::sources::strip_userinfo(u);
+    let shown = |u: &str| crate::credentials::strip_credentials(u);
     let plain = rel.release.file(&base).ok_or_else(|| DebianError::Index {
         url: shown(&url_of("InRelease")),
         message: format!(

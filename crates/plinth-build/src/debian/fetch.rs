@@ -100,7 +100,7 @@ impl Fetcher {
         })?;
         if out.len() as u64 > limit {
             return Err(DebianError::Fetch {
-                url: super::sources::strip_userinfo(url),
+                url: crate::credentials::strip_credentials(url),
                 message: format!("the answer is larger than {limit} bytes"),
             });
         }
@@ -153,7 +153,7 @@ impl Fetcher {
         let actual = hex::encode(hasher.finalize());
         if size != expected.size || actual != expected.sha256 {
             return Err(DebianError::Checksum {
-                url: super::sources::strip_userinfo(url),
+                url: crate::credentials::strip_credentials(url),
                 expected: format!("{} bytes, sha256 {}", expected.size, expected.sha256),
                 actual: format!("{size} bytes, sha256 {actual}"),
             });
@@ -171,7 +171,7 @@ impl Fetcher {
         url: &str,
         read: &mut dyn FnMut(&mut dyn Read) -> std::io::Result<()>,
     ) -> Result<(), DebianError> {
-        let shown = super::sources::strip_userinfo(url);
+        let shown = crate::credentials::strip_credentials(url);
         let err = |message: String| DebianError::Fetch {
             url: shown.clone(),
             message,

@@ -335,8 +335,6 @@ pub struct InstallInput<'a> {
 /// A finished root filesystem: `dirs.upper()` is the tree. Removed when dropped.
 pub struct InstalledRoot {
     pub dirs: OverlayDirs,
-    /// Packages installed.
-    pub packages: usize,
 }
 
 impl InstalledRoot {
@@ -397,10 +395,7 @@ pub fn install(
     on_event(RootfsEvent::Phase("cleaning up"));
     cleanup(&root)?;
     write_extended_states(&root, &controls, &plan, input)?;
-    Ok(InstalledRoot {
-        dirs,
-        packages: controls.len(),
-    })
+    Ok(InstalledRoot { dirs })
 }
 
 /// Where the .debs are mounted during installation.

@@ -86,13 +86,13 @@ impl LockedRootfs {
     pub fn epoch(&self) -> Result<i64, DebianError> {
         let mut newest = None;
         for r in &self.releases {
-            let t = jiff::fmt::rfc2822::parse(r.date.trim())
-                .map_err(|e| DebianError::LockFile {
+            // The parser that checked the Release file when it was fetched.
+            let t = plinth_debian::release::parse_rfc2822(&r.date).ok_or_else(|| {
+                DebianError::LockFile {
                     path: PathBuf::new(),
-                    message: format!("release {} {}: bad date {:?}: {e}", r.uri, r.suite, r.date),
-                })?
-                .timestamp()
-                .as_second();
+                    message: format!("release {} {}: bad date {:?}", r.uri, r.suite, r.date),
+                }
+            })?;
             newest = Some(newest.map_or(t, |n: i64| n.max(t)));
         }
         newest.ok_or_else(|| DebianError::LockFile {

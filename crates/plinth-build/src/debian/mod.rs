@@ -112,6 +112,8 @@ pub enum RootfsEvent {
         uri: String,
         suite: String,
         date: String,
+        /// Fingerprint of the key whose signature verified.
+        signer: String,
     },
     /// Resolution finished.
     Resolved { packages: usize, bytes: u64 },
@@ -143,9 +145,12 @@ impl RootfsEvent {
                 });
             }
             R::Layer { digest, size } => return Some(BuildEvent::Layer { digest, size }),
-            R::Release { uri, suite, date } => {
-                format!("{uri} {suite}: signature verified ({date})")
-            }
+            R::Release {
+                uri,
+                suite,
+                date,
+                signer,
+            } => format!("{uri} {suite} ({date}): signed by {signer}"),
             R::Resolved { packages, bytes } => format!("{packages} packages ({bytes} bytes)"),
             R::Download { done, total, .. } if done == total && total > 0 => {
                 format!("downloaded {total} packages")
@@ -288,7 +293,7 @@ pub fn lock_rootfs(
             .releases
             .iter()
             .map(|r| LockedRelease {
-                uri: sources::strip_userinfo(&r.source.uri),
+                uri: crate::credentials::strip_credentials(&r.source.uri),
                 suite: r.source.suite.clone(),
                 date: r.date.clone(),
             })

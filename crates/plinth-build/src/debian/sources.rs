@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::DebianError;
+use crate::credentials::strip_credentials;
 
 /// One apt source: a mirror URI and the suites and components taken from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +39,12 @@ pub fn host_sources(etc_apt: &Path) -> Result<Vec<AptSource>, DebianError> {
         for p in names {
             match p.extension().and_then(|e| e.to_str()) {
                 Some("list") => out.extend(parse_one_line(&read(&p)?)),
-                Some("sources") => out.extend(parse_deb822(&read(&p)?)),
+                Some("sources") => {
+                    out.extend(parse_deb822(&read(&p)?).map_err(|e| DebianError::Index {
+                        url: p.display().to_string(),
+                        message: e.to_string(),
+                    })?)
+                }
                 _ => {}
             }
         }
@@ -81,54 +87,37 @@ pub fn parse_one_line(text: &str) -> Vec<AptSource> {
     out
 }
 
-/// deb822 `.sources` stanzas (`Types`, `URIs`, `Suites`, `Components`, `Enabled`).
-pub fn parse_deb822(text: &str) -> Vec<AptSource> {
+/// deb822 `.sources` stanzas (`Types`, `URIs`, `Suites`, `Components`, `Enabled`), read with
+/// plinth-debian's deb822 parser; a malformed file is an error with its line.
+pub fn parse_deb822(text: &str) -> Result<Vec<AptSource>, plinth_debian::Deb822Error> {
     let mut out = Vec::new();
-    for para in text.split("\n\n") {
-        let mut fields: Vec<(String, String)> = Vec::new();
-        for line in para.lines() {
-            if line.starts_with('#') || line.trim().is_empty() {
-                continue;
-            }
-            if line.starts_with([' ', '\t']) {
-                if let Some(last) = fields.last_mut() {
-                    last.1.push(' ');
-                    last.1.push_str(line.trim());
-                }
-                continue;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                fields.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-            }
-        }
-        let get = |k: &str| {
-            fields
-                .iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| v.as_str())
-        };
-        if !get("types").is_some_and(|t| t.split_whitespace().any(|t| t == "deb")) {
-            continue;
-        }
-        if get("enabled").is_some_and(|e| e.eq_ignore_ascii_case("no")) {
-            continue;
-        }
+    for para in plinth_debian::paragraphs(text) {
+        let para = para?;
         let words = |k: &str| -> Vec<String> {
-            get(k)
+            para.get(k)
                 .unwrap_or("")
                 .split_whitespace()
                 .map(str::to_string)
                 .collect()
         };
-        for uri in words("uris") {
+        if !words("Types").iter().any(|t| t == "deb") {
+            continue;
+        }
+        if para
+            .get("Enabled")
+            .is_some_and(|e| e.eq_ignore_ascii_case("no"))
+        {
+            continue;
+        }
+        for uri in words("URIs") {
             out.push(AptSource {
                 uri: uri.trim_end_matches('/').to_string(),
-                suites: words("suites"),
-                components: words("components"),
+                suites: words("Suites"),
+                components: words("Components"),
             });
         }
     }
-    out
+    Ok(out)
 }
 
 /// The suites a root filesystem of `suite` reads by default, from the host's sources: every
@@ -174,24 +163,11 @@ pub fn default_suites(host: &[AptSource], suite: &str) -> Vec<SuiteSource> {
     out
 }
 
-/// `uri` without `user:password@`: what may be written into a lock file, an image or a log.
-pub fn strip_userinfo(uri: &str) -> String {
-    let Some(i) = uri.find("://") else {
-        return uri.to_string();
-    };
-    let (head, tail) = uri.split_at(i + 3);
-    let end = tail.find('/').unwrap_or(tail.len());
-    match tail[..end].rfind('@') {
-        Some(at) => format!("{head}{}", &tail[at + 1..]),
-        None => uri.to_string(),
-    }
-}
-
 /// The mirror URI to download from for a (credential-free) `uri` of a lock: the spec's own
 /// source with the same credential-free URI (which may carry credentials), else `uri`.
 pub fn with_credentials(uri: &str, spec: &[SuiteSource]) -> String {
     spec.iter()
-        .find(|s| strip_userinfo(&s.uri) == uri)
+        .find(|s| strip_credentials(&s.uri) == uri)
         .map(|s| s.uri.clone())
         .unwrap_or_else(|| uri.to_string())
 }
@@ -203,11 +179,14 @@ mod tests {
     #[test]
     fn credentials_are_stripped_and_found_again() {
         assert_eq!(
-            strip_userinfo("https://u:p@m.example/debian"),
+            strip_credentials("https://u:p@m.example/debian"),
             "https://m.example/debian"
         );
-        assert_eq!(strip_userinfo("http://m/debian"), "http://m/debian");
-        assert_eq!(strip_userinfo("file:///srv/mirror"), "file:///srv/mirror");
+        assert_eq!(strip_credentials("http://m/debian"), "http://m/debian");
+        assert_eq!(
+            strip_credentials("file:///srv/mirror"),
+            "file:///srv/mirror"
+        );
         let spec = [SuiteSource {
             uri: "https://u:p@m.example/debian".into(),
             suite: "bookworm".into(),
@@ -223,7 +202,7 @@ mod tests {
 
     #[test]
     fn deb822_sources() {
-        let s = parse_deb822(DEB822);
+        let s = parse_deb822(DEB822).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].suites, ["bookworm", "bookworm-updates"]);
         assert_eq!(s[1].uri, "http://deb.debian.org/debian-security");
@@ -242,7 +221,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_host() {
-        let host = parse_deb822(DEB822);
+        let host = parse_deb822(DEB822).unwrap();
         let d = default_suites(&host, "bookworm");
         let pairs: Vec<(&str, &str)> = d
             .iter()

@@ -279,7 +279,7 @@ impl Graph {
         for (i, source) in sorted.iter().enumerate() {
             let mut parents = BTreeSet::new();
             let mut external: Vec<String> = Vec::new();
-            for reference in references(source)? {
+            for reference in references(source, Stages::Needed)? {
                 if reference.name.eq_ignore_ascii_case("scratch") {
                     push_unique(&mut external, reference.name);
                     continue;
@@ -643,8 +643,28 @@ fn is_tag(tag: &str) -> bool {
         && chars.all(|c| word(c) || c == '.' || c == '-')
 }
 
-/// The image references of the stages the last stage needs, in file order per stage.
-fn references(source: &ImageSource<'_>) -> Result<Vec<Reference>, GraphError> {
+/// Which stages [`references`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stages {
+    /// Those the last stage needs (what a build of the Dockerfile uses).
+    Needed,
+    /// Every stage (a build with `--target` may use any of them).
+    All,
+}
+
+/// The images a Dockerfile names in FROM lines (ARG-expanded), `COPY --from` and
+/// `RUN --mount=from=` of any of its stages, stage names left out: what a build of it may need
+/// from outside (store images, named contexts, family images), in file order, each once.
+pub fn image_references(source: &ImageSource<'_>) -> Result<Vec<String>, GraphError> {
+    let mut out = Vec::new();
+    for r in references(source, Stages::All)? {
+        push_unique(&mut out, r.name);
+    }
+    Ok(out)
+}
+
+/// The image references of the stages `which` says, in file order per stage.
+fn references(source: &ImageSource<'_>, which: Stages) -> Result<Vec<Reference>, GraphError> {
     let at = |line: u32, col: u32, message: String| GraphError::Dockerfile {
         path: source.dockerfile_path.to_string(),
         line,
@@ -661,7 +681,10 @@ fn references(source: &ImageSource<'_>) -> Result<Vec<Reference>, GraphError> {
 
     // Which stages the last one needs, and the expanded FROM of each needed stage.
     let mut needed: BTreeMap<usize, String> = BTreeMap::new();
-    let mut todo: Vec<usize> = stages.len().checked_sub(1).into_iter().collect();
+    let mut todo: Vec<usize> = match which {
+        Stages::Needed => stages.len().checked_sub(1).into_iter().collect(),
+        Stages::All => (0..stages.len()).collect(),
+    };
     while let Some(i) = todo.pop() {
         if needed.contains_key(&i) {
             continue;

@@ -372,40 +372,7 @@ pub fn version_tag_at_head(tags: &[String]) -> Option<String> {
         .map(|(_, tag)| tag.clone())
 }
 
-/// Removes the user-info of every `scheme://` URL in `text` (see the module docs): all of it,
-/// except a bare user name (no password) of an `ssh://`, `git+ssh://` or `ssh+git://` URL.
-/// The authority of a URL ends at the first `/`, white space or quote, as git reads it.
-pub fn strip_credentials(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let scheme_start = head[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |p| p + 1);
-        let scheme = head[scheme_start..i].to_ascii_lowercase();
-        let end = tail
-            .find(|c: char| c == '/' || c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                let ssh = matches!(scheme.as_str(), "ssh" | "git+ssh" | "ssh+git");
-                if ssh && !userinfo.contains(':') {
-                    out.push_str(authority);
-                } else {
-                    out.push_str(&authority[at + 1..]);
-                }
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
+pub use crate::credentials::strip_credentials;
 
 /// A git remote without credentials: [`strip_credentials`] for URLs, and for an scp-like remote
 /// (`[user@]host:path`) the user-info only when it holds a password (`user:password@host:path`).
