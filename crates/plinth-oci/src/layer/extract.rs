@@ -162,27 +162,20 @@ pub(crate) fn extract_tar<R: Read>(
     opts: &ExtractOptions<'_>,
 ) -> Result<ExtractStats, LayerError> {
     let mode = opts.mode;
-    let root_fd = rustix::fs::open(
-        root,
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| LayerError::Extract {
-        path: root.display().to_string(),
-        source: e.into(),
-    })?;
+    let open_dir = |dir: &Path| {
+        rustix::fs::open(
+            dir,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| LayerError::Extract {
+            path: dir.display().to_string(),
+            source: e.into(),
+        })
+    };
+    let root_fd = open_dir(root)?;
     let pool = match (mode, opts.pool) {
-        (ExtractMode::OverlayLower, Some(pool)) => Some(
-            rustix::fs::open(
-                pool,
-                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| LayerError::Extract {
-                path: pool.display().to_string(),
-                source: e.into(),
-            })?,
-        ),
+        (ExtractMode::OverlayLower, Some(pool)) => Some(open_dir(pool)?),
         _ => None,
     };
     let mut ex = Extractor {
