@@ -206,26 +206,28 @@ fn fetch_packages(
         "gz" => Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file))),
         _ => Box::new(file),
     };
-    let unpacked = tmp.join(format!("{}.unpacked", plain.sha256));
-    {
-        let mut out = fs_err::File::create(&unpacked)?;
-        std::io::copy(&mut reader, &mut out).map_err(|e| DebianError::Index {
-            url: shown(&url),
-            message: format!("cannot decompress: {e}"),
-        })?;
-    }
+    // Decompressed, hashed and parsed from memory: the cached copy is written once, never re-read.
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut text).map_err(|e| DebianError::Index {
+        url: shown(&url),
+        message: format!("cannot decompress: {e}"),
+    })?;
     let _ = fs_err::remove_file(&download);
-    let digest = super::sha256_file(&unpacked)?;
-    if digest != plain.sha256 {
-        let _ = fs_err::remove_file(&unpacked);
+    let digest = plinth_oci::Digest::of(&text);
+    if digest.hex() != plain.sha256 {
         return Err(DebianError::Checksum {
             url: shown(&url),
             expected: format!("uncompressed sha256 {}", plain.sha256),
-            actual: format!("sha256 {digest}"),
+            actual: format!("sha256 {}", digest.hex()),
         });
     }
+    let unpacked = tmp.join(format!("{}.unpacked", plain.sha256));
+    fs_err::write(&unpacked, &text)?;
     fs_err::rename(&unpacked, &cached)?;
-    read_text(&cached)
+    String::from_utf8(text).map_err(|_| DebianError::Index {
+        url: shown(&url),
+        message: "the index is not UTF-8".into(),
+    })
 }
 
 fn read_text(p: &Path) -> Result<String, DebianError> {

@@ -598,11 +598,3 @@ fn remove_dead_scratch(dir: &Path) {
         }
     }
 }
-
-/// The lower-case hex SHA-256 of a file.
-pub(crate) fn sha256_file(p: &Path) -> Result<String, DebianError> {
-    let mut f = fs_err::File::open(p)?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(hex::encode(h.finalize()))
-}
