@@ -301,9 +301,6 @@ pub fn lock(store_path: &Path, args: LockArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let store = open_store(store_path)?;
-    let host = host()?;
-    let lock_path = project.lock_path();
-    let mut lock = LockFile::read(&lock_path)?.unwrap_or_default();
     let mode = if args.check {
         LockMode::Locked
     } else if args.update {
@@ -311,39 +308,90 @@ pub fn lock(store_path: &Path, args: LockArgs) -> Result<ExitCode> {
     } else {
         LockMode::Use
     };
-    let mut changed_any = false;
-    for name in &names {
-        let spec = project
-            .rootfs_spec(name, &host)
-            .map_err(|e| UsageError(format!("error: {e}")))?;
-        let mut progress = Progress::new(render::ProgressMode::Plain, name);
-        let (entry, changed) =
-            debian::locked_entry(&store, &spec, &mut lock, mode, now_unix(), &mut |ev| {
-                if matches!(
-                    ev,
-                    RootfsEvent::Release { .. } | RootfsEvent::Resolved { .. }
-                ) {
-                    progress.event(ev)
-                }
-            })
-            .map_err(map_debian_error)?;
-        changed_any |= changed;
+    let mut progress: BTreeMap<String, Progress> = BTreeMap::new();
+    let (entries, written) = lock_contexts(&store, &project, &names, mode, &mut |name, ev| {
+        if matches!(
+            ev,
+            RootfsEvent::Release { .. } | RootfsEvent::Resolved { .. }
+        ) {
+            progress
+                .entry(name.to_string())
+                .or_insert_with(|| Progress::new(render::ProgressMode::Plain, name))
+                .event(ev)
+        }
+    })?;
+    for LockedContext {
+        spec,
+        entry,
+        changed,
+    } in &entries
+    {
         let size: u64 = entry.packages.iter().map(|p| p.size).sum();
         println!(
-            "{name}: {} {} {}, {} packages ({}){}",
+            "{}: {} {} {}, {} packages ({}){}",
+            spec.name,
             entry.suite,
             entry.variant,
             entry.architecture,
             entry.packages.len(),
             render::human_size(size),
-            if changed { ", updated" } else { ", up to date" }
+            if *changed {
+                ", updated"
+            } else {
+                ", up to date"
+            }
         );
     }
-    if changed_any {
-        lock.write(&lock_path)?;
-        eprintln!("wrote {}", lock_path.display());
+    if let Some(p) = written {
+        eprintln!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A context with its plinth.lock entry.
+struct LockedContext {
+    spec: RootfsSpec,
+    entry: LockedRootfs,
+    /// The entry was resolved now (new, stale or --update).
+    changed: bool,
+}
+
+/// The plinth.lock entries of the project's contexts `names`, found or made as `mode` says;
+/// plinth.lock is written (and its path returned) when an entry changed.
+fn lock_contexts(
+    store: &Store,
+    project: &Project,
+    names: &[String],
+    mode: LockMode,
+    on_event: &mut dyn FnMut(&str, RootfsEvent),
+) -> Result<(Vec<LockedContext>, Option<PathBuf>)> {
+    let host = host()?;
+    let lock_path = project.lock_path();
+    let mut lock = LockFile::read(&lock_path)?.unwrap_or_default();
+    let mut out = Vec::new();
+    for name in names {
+        let spec = project
+            .rootfs_spec(name, &host)
+            .map_err(|e| UsageError(format!("error: {e}")))?;
+        let (entry, changed) =
+            debian::locked_entry(store, &spec, &mut lock, mode, now_unix(), &mut |ev| {
+                on_event(name, ev)
+            })
+            .map_err(map_debian_error)
+            .with_context(|| format!("context {name:?} of {}", project.path.display()))?;
+        out.push(LockedContext {
+            spec,
+            entry,
+            changed,
+        });
+    }
+    let written = if out.iter().any(|c| c.changed) {
+        lock.write(&lock_path)?;
+        Some(lock_path)
+    } else {
+        None
+    };
+    Ok((out, written))
 }
 
 /// The named contexts a build of `dockerfile` uses: contexts of the project file (found from the
@@ -384,41 +432,30 @@ pub fn named_contexts_for_build(
     if wanted.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let host = host()?;
-    let lock_path = project.lock_path();
-    let mut lock = LockFile::read(&lock_path)?.unwrap_or_default();
-    let mut out = BTreeMap::new();
-    let mut changed_any = false;
-    for name in wanted {
-        let spec = project
-            .rootfs_spec(&name, &host)
-            .map_err(|e| UsageError(format!("error: {e}")))?;
-        let (entry, changed) =
-            debian::locked_entry(store, &spec, &mut lock, mode, now_unix(), &mut |ev| {
-                if let Some(ev) = ev.into_build_event(&name) {
-                    on_event(ev);
-                }
-            })
-            .map_err(map_debian_error)
-            .with_context(|| format!("context {name:?} of {}", project.path.display()))?;
-        changed_any |= changed;
-        out.insert(
-            name,
-            NamedContext::DebianRootfs {
-                locked: entry,
-                components: spec.components.clone(),
-                sources: spec.sources.clone(),
-            },
-        );
-    }
-    if changed_any {
-        lock.write(&lock_path)?;
+    let (entries, written) = lock_contexts(store, &project, &wanted, mode, &mut |name, ev| {
+        if let Some(ev) = ev.into_build_event(name) {
+            on_event(ev);
+        }
+    })?;
+    if let Some(p) = written {
         on_event(BuildEvent::Warning {
             line: None,
-            message: format!("wrote {}", lock_path.display()),
+            message: format!("wrote {}", p.display()),
         });
     }
-    Ok(out)
+    Ok(entries
+        .into_iter()
+        .map(|c| {
+            (
+                c.spec.name,
+                NamedContext::DebianRootfs {
+                    locked: c.entry,
+                    components: c.spec.components,
+                    sources: c.spec.sources,
+                },
+            )
+        })
+        .collect())
 }
 
 #[cfg(test)]

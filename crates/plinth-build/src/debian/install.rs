@@ -148,15 +148,25 @@ pub fn pre_depends_batches(pkgs: &[Package], order: &[usize]) -> Vec<Vec<usize>>
 
 /// Reads the control file of a .deb.
 pub fn read_control(path: &Path) -> Result<Package, DebianError> {
-    let file = std::io::BufReader::new(fs_err::File::open(path)?);
-    let deb_err = |message: String| DebianError::Deb {
+    let control = open_deb(path)?
+        .read_control()
+        .map_err(|e| deb_error(path, e))?;
+    plinth_debian::packages::parse_control(&control.control).map_err(|e| deb_error(path, e))
+}
+
+/// Opens a .deb (magic and format version checked).
+fn open_deb(
+    path: &Path,
+) -> Result<plinth_debian::DebReader<std::io::BufReader<fs_err::File>>, DebianError> {
+    let file = std::io::BufReader::with_capacity(1 << 20, fs_err::File::open(path)?);
+    plinth_debian::DebReader::new(file).map_err(|e| deb_error(path, e))
+}
+
+fn deb_error(path: &Path, e: impl std::fmt::Display) -> DebianError {
+    DebianError::Deb {
         path: path.to_path_buf(),
-        message,
-    };
-    let mut reader =
-        plinth_debian::deb::DebReader::new(file).map_err(|e| deb_err(e.to_string()))?;
-    let control = reader.read_control().map_err(|e| deb_err(e.to_string()))?;
-    plinth_debian::packages::parse_control(&control.control).map_err(|e| deb_err(e.to_string()))
+        message: e.to_string(),
+    }
 }
 
 /// Unpacks the data of `which` debs into `root`, in that order. Decompression (the costly
@@ -213,18 +223,11 @@ fn unpack_all(input: &InstallInput<'_>, which: &[usize], root: &Path) -> Result<
 
 /// The decompressed data.tar of a .deb.
 fn read_data(path: &Path) -> Result<Vec<u8>, DebianError> {
-    let file = std::io::BufReader::with_capacity(1 << 20, fs_err::File::open(path)?);
-    let deb_err = |message: String| DebianError::Deb {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut reader =
-        plinth_debian::deb::DebReader::new(file).map_err(|e| deb_err(e.to_string()))?;
-    reader.read_control().map_err(|e| deb_err(e.to_string()))?;
-    let mut data = reader.data().map_err(|e| deb_err(e.to_string()))?;
+    // DebReader::data skips the control member.
+    let mut data = open_deb(path)?.data().map_err(|e| deb_error(path, e))?;
     let mut out = Vec::new();
     std::io::Read::read_to_end(&mut data, &mut out)
-        .map_err(|e| deb_err(format!("reading data.tar: {e}")))?;
+        .map_err(|e| deb_error(path, format!("reading data.tar: {e}")))?;
     Ok(out)
 }
 
@@ -239,10 +242,7 @@ fn extract_data(path: &Path, tar: &[u8], root: &Path) -> Result<(), DebianError>
             pool: None,
         },
     )
-    .map_err(|e| DebianError::Deb {
-        path: path.to_path_buf(),
-        message: format!("unpacking data.tar: {e}"),
-    })?;
+    .map_err(|e| deb_error(path, format!("unpacking data.tar: {e}")))?;
     Ok(())
 }
 
