@@ -58,6 +58,53 @@ pub struct BuildOptions {
     /// Named contexts (plinth.toml `[contexts.NAME]`): a FROM or COPY --from that names one (and
     /// no stage) uses it instead of a store image.
     pub named_contexts: BTreeMap<String, NamedContext>,
+    /// Labels and annotations the caller adds (the family's OCI labels).
+    pub metadata: ImageMetadata,
+    /// Tags among [`BuildOptions::tags`] that must not move: when one already names a
+    /// different image, the build fails instead of re-pointing it (a family's unique tags).
+    pub immutable_tags: Vec<String>,
+}
+
+/// Labels and manifest annotations a caller adds to the built image.
+#[derive(Debug, Clone, Default)]
+pub struct ImageMetadata {
+    /// Set after the Dockerfile's LABELs, like `docker build --label`: these win.
+    pub labels: BTreeMap<String, String>,
+    /// Set unless the Dockerfile's own LABELs set the key (they win; a label inherited from
+    /// the base image does not).
+    pub default_labels: BTreeMap<String, String>,
+    /// Whether the final stage's base image goes into the base.name/base.digest labels.
+    pub base_labels: BaseLabels,
+    /// Which of the final labels are copied into the manifest's annotations.
+    pub annotations: Annotations,
+}
+
+/// [`ImageMetadata::base_labels`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BaseLabels {
+    #[default]
+    Omit,
+    /// `org.opencontainers.image.base.digest` (and `.base.name` when the base has a name that
+    /// can be pulled: not for a Debian root filesystem context) of the final stage's base.
+    Record,
+}
+
+/// [`ImageMetadata::annotations`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Annotations {
+    #[default]
+    None,
+    /// Every final label whose key starts with one of these prefixes.
+    LabelsWithPrefix(Vec<String>),
+}
+
+/// The image a build's final stage is based on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaseImage {
+    /// A reference to it (`registry.example.com/base/base-root:main-1a2b3c4-1700000000`), when
+    /// it has one.
+    pub name: Option<String>,
+    pub digest: Digest,
 }
 
 /// What a named context is.
@@ -70,6 +117,9 @@ pub enum NamedContext {
         /// The context's configured sources (see [`crate::debian::RootfsOptions::sources`]).
         sources: Vec<crate::debian::SuiteSource>,
     },
+    /// A store image, pinned by digest: a family parent just built (`reference` is its unique
+    /// tag, recorded as the child's base name).
+    Image { reference: String, digest: Digest },
 }
 
 /// A build secret: its id and the file it comes from.
@@ -100,6 +150,12 @@ pub struct BuildResult {
     pub size: u64,
     pub layers: usize,
     pub epoch: i64,
+    /// The final stage's base image (`None` for `scratch`).
+    pub base: Option<BaseImage>,
+    /// Steps that ran (RUN, COPY, ADD... not from the layer cache).
+    pub steps_run: usize,
+    /// Steps that came from the layer cache.
+    pub steps_cached: usize,
 }
 
 /// Progress and warnings, for the CLI to render.
@@ -141,6 +197,12 @@ pub enum BuildEvent {
     Context {
         name: String,
         message: String,
+    },
+    /// A FROM named an image by tag, not by digest: the digest it resolved to in the store (it
+    /// is recorded in the base labels when they are asked for; `plinth pin` pins it).
+    BaseResolved {
+        reference: String,
+        digest: Digest,
     },
 }
 
@@ -190,6 +252,14 @@ pub enum BuildError {
     Tag(#[from] plinth_oci::reference::RefError),
     #[error("the build was interrupted; nothing was committed")]
     Cancelled,
+    #[error(
+        "the tag {tag} already names {existing}, not this build's {built}: it is immutable (remove it with `plinth rmi {tag}` if that image is unwanted)"
+    )]
+    ImmutableTag {
+        tag: String,
+        existing: Digest,
+        built: Digest,
+    },
 }
 
 /// The platform plinth builds for (the host's; cross builds are not supported by a daemonless RUN).
@@ -263,6 +333,8 @@ pub fn build(
             })?,
         cache: BuildCache::new(store),
         current_stage: None,
+        steps_run: 0,
+        steps_cached: 0,
         sandbox: match &opts.sandbox_helper {
             Some(p) => Sandbox::new(p.clone()),
             None => Sandbox::current_exe(),
@@ -300,8 +372,8 @@ struct Engine<'a> {
     context: Option<SourceTree>,
     /// Counter for ADD scratch directories.
     scratch_dirs: usize,
-    /// Named contexts already prepared in this build.
-    named_built: BTreeMap<String, Descriptor>,
+    /// Named contexts already prepared in this build, with their base names.
+    named_built: BTreeMap<String, (Descriptor, Option<String>)>,
     used_build_args: BTreeSet<String>,
     /// Extracted root filesystems for COPY --from and RUN --mount from=, by the image's layers.
     extracted: HashMap<Vec<Digest>, PathBuf>,
@@ -310,6 +382,8 @@ struct Engine<'a> {
     sandbox: Sandbox,
     /// The stage being built (for `--no-cache-filter`).
     current_stage: Option<String>,
+    steps_run: usize,
+    steps_cached: usize,
     on_event: &'a mut dyn FnMut(BuildEvent),
 }
 
@@ -324,6 +398,10 @@ struct ImageState {
     cmd_set: bool,
     /// The cache key of the state so far: the base, then every step, chained.
     key: Digest,
+    /// The image the stage is based on (through earlier stages), `None` for scratch.
+    base: Option<BaseImage>,
+    /// Label keys this Dockerfile's LABELs set (not inherited from the base image).
+    own_labels: BTreeSet<String>,
 }
 
 /// The contents of /etc/passwd and /etc/group, when the image has them.
@@ -553,6 +631,8 @@ impl<'a> Engine<'a> {
                 layers: Vec::new(),
                 fs: Some(FsView::default()),
                 cmd_set: false,
+                base: None,
+                own_labels: BTreeSet::new(),
                 key: cache_key(&[
                     b"scratch",
                     os.as_bytes(),
@@ -566,12 +646,21 @@ impl<'a> Engine<'a> {
         {
             return Ok(s.clone());
         }
-        let desc = match self.named_context(name, stage.span().line, &stage.from.meta.original)? {
-            Some(d) => d,
-            None => match self.store.resolve(name) {
-                Ok(r) => r.descriptor,
-                Err(StoreError::NotFound { .. }) => {
-                    return Err(self.step_err(
+        let (desc, base_name) =
+            match self.named_context(name, stage.span().line, &stage.from.meta.original)? {
+                Some(found) => found,
+                None => match self.store.resolve(name) {
+                    Ok(r) => {
+                        if !name.contains('@') {
+                            (self.on_event)(BuildEvent::BaseResolved {
+                                reference: name.to_string(),
+                                digest: r.descriptor.digest.clone(),
+                            });
+                        }
+                        (r.descriptor, Some(name.to_string()))
+                    }
+                    Err(StoreError::NotFound { .. }) => {
+                        return Err(self.step_err(
                     stage.span().line,
                     &stage.from.meta.original,
                     format!(
@@ -579,11 +668,15 @@ impl<'a> Engine<'a> {
                         self.store.path().display()
                     ),
                 ));
-                }
-                Err(e) => return Err(e.into()),
-            },
-        };
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            };
         let image = self.store.image(&desc)?;
+        let base = Some(BaseImage {
+            name: base_name,
+            digest: desc.digest.clone(),
+        });
         let mut config = image.config;
         config.created = None;
         let layers = image
@@ -592,38 +685,56 @@ impl<'a> Engine<'a> {
             .into_iter()
             .map(normalize_layer_media_type)
             .collect();
+        // The steps on top depend on the base's filesystem (diff_ids) and run configuration,
+        // not on its labels or history: a parent rebuilt with new labels only (a new commit's
+        // revision) leaves its children's steps in the cache.
+        let mut identity = config.clone();
+        identity.config.labels.clear();
+        identity.history.clear();
+        let identity = json::to_canonical_vec(&identity).map_err(|e| {
+            self.step_err(stage.span().line, &stage.from.meta.original, e.to_string())
+        })?;
         Ok(ImageState {
             config,
             layers,
             fs: None,
             cmd_set: false,
-            key: cache_key(&[
-                b"image",
-                image.descriptor.digest.to_string().as_bytes(),
-                self.compression_id(),
-            ]),
+            base,
+            own_labels: BTreeSet::new(),
+            key: cache_key(&[b"image-content", &identity, self.compression_id()]),
         })
     }
 
-    /// The image of named context `name`, built (or found in the cache) on first use; `None`
-    /// when no context has that name.
+    /// The image of named context `name` (built or found in the cache on first use) and the
+    /// name to record as its base name; `None` when no context has that name.
     fn named_context(
         &mut self,
         name: &str,
         line: u32,
         original: &str,
-    ) -> Result<Option<Descriptor>, BuildError> {
+    ) -> Result<Option<(Descriptor, Option<String>)>, BuildError> {
         let Some(ctx) = self.opts.named_contexts.get(name).cloned() else {
             return Ok(None);
         };
         if let Some(d) = self.named_built.get(name) {
             return Ok(Some(d.clone()));
         }
-        let NamedContext::DebianRootfs {
-            locked,
-            components,
-            sources,
-        } = ctx;
+        let (locked, components, sources) = match ctx {
+            NamedContext::DebianRootfs {
+                locked,
+                components,
+                sources,
+            } => (locked, components, sources),
+            NamedContext::Image { reference, digest } => {
+                let found = self
+                    .store
+                    .resolve(&digest.to_string())
+                    .map_err(|e| self.step_err(line, original, format!("{reference}: {e}")))?;
+                let found = (found.descriptor, Some(reference));
+                self.named_built.insert(name.to_string(), found.clone());
+                return Ok(Some(found));
+            }
+        };
         let opts = crate::debian::RootfsOptions {
             compression: self.opts.compression,
             sources,
@@ -645,9 +756,9 @@ impl<'a> Engine<'a> {
                 return Err(self.step_err(line, original, format!("context {name:?}: {e}")));
             }
         };
-        self.named_built
-            .insert(name.to_string(), image.manifest.clone());
-        Ok(Some(image.manifest))
+        let found = (image.manifest, None);
+        self.named_built.insert(name.to_string(), found.clone());
+        Ok(Some(found))
     }
 
     /// The expansion environment: declared ARGs, overridden by ENV.
@@ -743,6 +854,7 @@ impl<'a> Engine<'a> {
             Command::Label(l) => {
                 for kv in &l.pairs {
                     cfg.labels.insert(kv.key.clone(), kv.value.clone());
+                    state.own_labels.insert(kv.key.clone());
                 }
                 let text = l
                     .pairs
@@ -1162,6 +1274,7 @@ impl<'a> Engine<'a> {
             return Ok(false);
         };
         (self.on_event)(BuildEvent::Cached { key: key.clone() });
+        self.steps_cached += 1;
         match entry.layer {
             Some(l) => {
                 state.layers.push(l.descriptor.clone());
@@ -1200,6 +1313,7 @@ impl<'a> Engine<'a> {
             }),
             _ => None,
         };
+        self.steps_run += 1;
         let entry = CacheEntry {
             layer,
             created_by: redact_credentials(created_by.trim()),
@@ -1501,7 +1615,7 @@ impl<'a> Engine<'a> {
             },
             None => {
                 let desc = match self.named_context(from, line, original)? {
-                    Some(d) => d,
+                    Some((d, _)) => d,
                     None => match self.store.resolve(from) {
                         Ok(r) => r.descriptor,
                         Err(StoreError::NotFound { .. }) => {
@@ -1579,6 +1693,11 @@ impl<'a> Engine<'a> {
     fn commit_image(&mut self, state: ImageState) -> Result<BuildResult, BuildError> {
         let mut config = state.config;
         config.created = Some(self.created.clone());
+        let annotations = self.apply_metadata(
+            &mut config.config.labels,
+            &state.own_labels,
+            state.base.as_ref(),
+        );
         let config_bytes = json::to_canonical_vec(&config).map_err(|e| BuildError::Step {
             file: self.file.clone(),
             line: 0,
@@ -1595,7 +1714,7 @@ impl<'a> Engine<'a> {
             config: config_desc.clone(),
             layers: state.layers,
             subject: None,
-            annotations: BTreeMap::new(),
+            annotations,
         };
         let manifest_bytes = json::to_canonical_vec(&manifest).map_err(|e| BuildError::Step {
             file: self.file.clone(),
@@ -1606,6 +1725,19 @@ impl<'a> Engine<'a> {
         let manifest_desc = self
             .store
             .write_blob(media::OCI_MANIFEST, &manifest_bytes)?;
+        for tag in &self.opts.immutable_tags {
+            match self.store.resolve(tag) {
+                Ok(r) if r.descriptor.digest != manifest_desc.digest => {
+                    return Err(BuildError::ImmutableTag {
+                        tag: tag.clone(),
+                        existing: r.descriptor.digest,
+                        built: manifest_desc.digest,
+                    });
+                }
+                Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         if self.opts.tags.is_empty() {
             self.store.add_untagged(&manifest_desc)?;
         } else {
@@ -1625,7 +1757,53 @@ impl<'a> Engine<'a> {
             size,
             layers,
             epoch: self.epoch,
+            base: state.base,
+            steps_run: self.steps_run,
+            steps_cached: self.steps_cached,
         })
+    }
+
+    /// Applies [`BuildOptions::metadata`] to the final labels; returns the manifest annotations.
+    fn apply_metadata(
+        &self,
+        labels: &mut BTreeMap<String, String>,
+        own: &BTreeSet<String>,
+        base: Option<&BaseImage>,
+    ) -> BTreeMap<String, String> {
+        let meta = &self.opts.metadata;
+        for (k, v) in &meta.default_labels {
+            if !own.contains(k) {
+                labels.insert(k.clone(), v.clone());
+            }
+        }
+        for (k, v) in &meta.labels {
+            labels.insert(k.clone(), v.clone());
+        }
+        if meta.base_labels == BaseLabels::Record {
+            // A base from another stage's FROM or an inherited label must not survive.
+            labels.remove(crate::family::provenance::BASE_NAME);
+            labels.remove(crate::family::provenance::BASE_DIGEST);
+            if let Some(base) = base {
+                if let Some(name) = &base.name {
+                    labels.insert(
+                        crate::family::provenance::BASE_NAME.to_string(),
+                        redact_credentials(name),
+                    );
+                }
+                labels.insert(
+                    crate::family::provenance::BASE_DIGEST.to_string(),
+                    base.digest.to_string(),
+                );
+            }
+        }
+        match &meta.annotations {
+            Annotations::None => BTreeMap::new(),
+            Annotations::LabelsWithPrefix(prefixes) => labels
+                .iter()
+                .filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p.as_str())))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
     }
 }
 

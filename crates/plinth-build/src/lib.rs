@@ -30,6 +30,6 @@ pub mod sde;
 pub mod userdb;
 
 pub use engine::{
-    BuildError, BuildEvent, BuildOptions, BuildResult, CachePolicy, Diagnostic, NamedContext,
-    SecretSource, build,
+    Annotations, BaseImage, BaseLabels, BuildError, BuildEvent, BuildOptions, BuildResult,
+    CachePolicy, Diagnostic, ImageMetadata, NamedContext, SecretSource, build,
 };

@@ -40,13 +40,26 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build a Dockerfile into the store.
+    /// Build a Dockerfile, or a family of images, into the store.
+    ///
+    /// With a CONTEXT directory, its Dockerfile (or -f FILE) is built and tagged with -t.
+    ///
+    /// In a family repository (plinth.toml with [family]; --config FILE, or found from the
+    /// current directory), `plinth build` builds every image of images/*/ parent-first, -j
+    /// images at a time, and `plinth build NAME...` builds those images (their family parents
+    /// are built first, mostly from the cache; --with-dependents also rebuilds their
+    /// descendants). A child's FROM of a family image is pinned to the digest just built and
+    /// recorded in its org.opencontainers.image.base.* labels. Each image gets the family's
+    /// tags (see `plinth tags`) and OCI labels from plinth.toml, git and CI, also as manifest
+    /// annotations.
     ///
     /// RUN steps run in plinth's sandbox (root needed). Steps come from the layer cache when their
     /// inputs are unchanged; the cache is kept under PLINTH_CACHE_LIMIT (default 10G) and `plinth
     /// prune` empties it.
     ///
     /// Example: plinth build -t app:1.0 --build-arg VERSION=1.0 .
+    ///
+    /// Example, a family: plinth build --with-dependents base-runtime
     Build(BuildArgs),
     /// List the images in the store (name, tag, digest, size, created).
     Images(ImagesArgs),
@@ -92,6 +105,10 @@ pub enum Command {
     /// `latest` for a stable release built by CI. Builds outside CI or from a dirty work tree are
     /// development builds: their unique tag starts with `dev-` and they get no version tags.
     Tags(crate::family::TagsArgs),
+    /// Pin external base images: rewrite `FROM name:tag` to `FROM name:tag@sha256:...`.
+    Pin(crate::pin::PinArgs),
+    /// Create a family repository: plinth.toml, images/<name>/{Dockerfile,files,tests}, CHANGELOG.md.
+    New(crate::new::NewArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,9 +171,10 @@ pub struct PruneArgs {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The build context: the directory COPY and ADD read from.
-    #[arg(value_name = "CONTEXT")]
-    pub context: PathBuf,
+    /// The build context (the directory COPY and ADD read from), or names of family images
+    /// [default: every image of the family].
+    #[arg(value_name = "CONTEXT|NAME")]
+    pub targets: Vec<String>,
 
     /// The Dockerfile [default: CONTEXT/Dockerfile].
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -219,6 +237,20 @@ pub struct BuildArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub lock_mode: crate::rootfs::LockModeArgs,
+
+    /// Build up to N images at the same time [default: the number of CPUs].
+    #[arg(short = 'j', long, value_name = "N", help_heading = "Family builds")]
+    pub jobs: Option<usize>,
+    /// Also rebuild the descendants of the named images.
+    #[arg(long, help_heading = "Family builds")]
+    pub with_dependents: bool,
+    /// Give a development build (outside CI, or a dirty work tree) its version tags
+    /// anyway (never `latest`); the images record that this flag was used.
+    #[arg(long, help_heading = "Family builds")]
+    pub release_tags: bool,
+    /// Write what was built (per image: digest, references, base, steps run) as JSON.
+    #[arg(long, value_name = "FILE", help_heading = "Family builds")]
+    pub metadata_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -310,6 +342,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lock(args) => crate::rootfs::lock(&store_path, args),
         Command::Graph(args) => crate::family::graph(args),
         Command::Tags(args) => crate::family::tags(args),
+        Command::Pin(args) => crate::pin::pin(&store_path, args),
+        Command::New(args) => crate::new::new(args),
         Command::Images(args) => {
             let store = open_store(&store_path)?;
             render::images(&store.list_images()?, args.format)?;
@@ -411,18 +445,73 @@ pub(crate) fn open_store(path: &Path) -> Result<Store> {
     Store::init(path).with_context(|| format!("opening the store {}", path.display()))
 }
 
-fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
-    let source_date_epoch = match &args.source_date_epoch {
-        Some(v) if !v.is_empty() => {
-            Some(plinth_build::sde::parse(v).map_err(|e| UsageError(format!("error: {e}")))?)
+/// What `plinth build`'s positional arguments name.
+enum BuildMode {
+    /// A build context directory.
+    Context(PathBuf),
+    /// Family images (none: all of them).
+    Family(Vec<String>),
+}
+
+/// A CONTEXT directory builds one Dockerfile; otherwise (no argument, or names) the family of
+/// the project file builds. A name that is both a family image and a directory is the image,
+/// unless single-build flags (-t, -f, --target, --iidfile) say otherwise.
+fn build_mode(args: &BuildArgs) -> Result<BuildMode> {
+    let single_flags = !args.tags.is_empty()
+        || args.file.is_some()
+        || args.target.is_some()
+        || args.iidfile.is_some();
+    let family_flags = args.jobs.is_some()
+        || args.with_dependents
+        || args.release_tags
+        || args.metadata_file.is_some();
+    let mode = match args.targets.as_slice() {
+        [one] if Path::new(one).is_dir() => {
+            let is_image = !single_flags
+                && crate::family::find_project(args.config.as_deref())
+                    .ok()
+                    .flatten()
+                    .and_then(|p| p.family_images().ok())
+                    .is_some_and(|images| images.iter().any(|i| i.name == *one));
+            if is_image {
+                BuildMode::Family(vec![one.clone()])
+            } else {
+                BuildMode::Context(PathBuf::from(one))
+            }
         }
-        _ => None,
+        [] if single_flags => {
+            return Err(UsageError(
+                "error: give the build CONTEXT directory (e.g. `plinth build -t app:1.0 .`)".into(),
+            )
+            .into());
+        }
+        names if single_flags => {
+            return Err(UsageError(format!(
+                "error: {} is not a directory: -t, -f, --target and --iidfile build one CONTEXT directory",
+                names.first().map(String::as_str).unwrap_or_default()
+            ))
+            .into());
+        }
+        names => BuildMode::Family(names.to_vec()),
     };
+    if let BuildMode::Context(_) = mode
+        && family_flags
+    {
+        return Err(UsageError(
+            "error: -j, --with-dependents, --release-tags and --metadata-file are for family builds (plinth build [NAME...] in a repository with plinth.toml [family])".into(),
+        )
+        .into());
+    }
+    Ok(mode)
+}
+
+/// `--build-arg` values: `K=V`, or `K` taken from the environment (ignored when unset, like
+/// Docker).
+pub(crate) fn parse_build_args(raw: &[String]) -> Vec<(String, String)> {
     let mut build_args = Vec::new();
-    for a in &args.build_args {
+    for a in raw {
         match a.split_once('=') {
             Some((k, v)) => build_args.push((k.to_string(), v.to_string())),
-            // Docker: `--build-arg K` takes K from the environment, and is ignored when unset.
             None => {
                 if let Ok(v) = std::env::var(a) {
                     build_args.push((a.clone(), v));
@@ -430,10 +519,21 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
             }
         }
     }
-    let dockerfile = args
-        .file
-        .clone()
-        .unwrap_or_else(|| args.context.join("Dockerfile"));
+    build_args
+}
+
+/// The options every build of this invocation shares (no tags, Dockerfile or named contexts).
+pub(crate) fn shared_options(
+    args: &BuildArgs,
+    context: &Path,
+) -> Result<plinth_build::BuildOptions> {
+    let source_date_epoch = match &args.source_date_epoch {
+        Some(v) if !v.is_empty() => {
+            Some(plinth_build::sde::parse(v).map_err(|e| UsageError(format!("error: {e}")))?)
+        }
+        _ => None,
+    };
+    let build_args = parse_build_args(&args.build_args);
     let mut secrets = Vec::new();
     for s in &args.secrets {
         secrets.push(parse_secret(s).map_err(|e| UsageError(format!("error: --secret {s}: {e}")))?);
@@ -445,12 +545,12 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
     } else {
         plinth_build::CachePolicy::Use
     };
-    let opts = plinth_build::BuildOptions {
-        dockerfile,
-        context: args.context.clone(),
-        tags: args.tags.clone(),
+    Ok(plinth_build::BuildOptions {
+        dockerfile: context.join("Dockerfile"),
+        context: context.to_path_buf(),
+        tags: Vec::new(),
         build_args,
-        target: args.target.clone(),
+        target: None,
         compression: args.compression.into(),
         source_date_epoch,
         network: args.network.into(),
@@ -459,17 +559,31 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
         cancel: Some(crate::interrupt_flag()),
         sandbox_helper: None,
         named_contexts: Default::default(),
+        metadata: Default::default(),
+        immutable_tags: Vec::new(),
+    })
+}
+
+fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
+    let context = match build_mode(&args)? {
+        BuildMode::Context(dir) => dir,
+        BuildMode::Family(names) => return crate::family::build(store_path, &args, &names),
     };
+    let mut opts = shared_options(&args, &context)?;
+    if let Some(f) = &args.file {
+        opts.dockerfile = f.clone();
+    }
+    opts.tags = args.tags.clone();
+    opts.target = args.target.clone();
     let store = open_store(store_path)?;
     let mut renderer = render::BuildRenderer::new(args.progress, std::io::stderr().is_terminal());
-    let mut opts = opts;
     // Named contexts are looked up only when the Dockerfile can be read; the build reports a
     // missing Dockerfile itself.
     if let Ok(text) = fs_err::read_to_string(&opts.dockerfile) {
         opts.named_contexts = crate::rootfs::named_contexts_for_build(
             &store,
             args.config.as_deref(),
-            &args.context,
+            &context,
             &text,
             &opts.build_args,
             args.lock_mode.mode(),
@@ -479,17 +593,11 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
     let result = plinth_build::build(&store, &opts, &mut |ev| renderer.event(&ev));
     let result = match result {
         Ok(r) => r,
-        Err(plinth_build::BuildError::Dockerfile(diag)) => {
-            return Err(UsageError(diag.to_string()).into());
-        }
-        Err(e @ plinth_build::BuildError::Tag(_)) => {
-            return Err(UsageError(format!("error: {e}")).into());
-        }
         Err(plinth_build::BuildError::Cancelled) => {
             eprintln!("interrupted: nothing was committed");
             return Ok(ExitCode::from(130));
         }
-        Err(e) => return Err(anyhow::Error::new(e)),
+        Err(e) => return Err(build_error(e)),
     };
     renderer.finish(&result);
     enforce_cache_limit(&store)?;
@@ -498,6 +606,15 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
     }
     println!("{}", result.manifest.digest);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A build error for `main`: Dockerfile and tag errors are usage errors (exit 2).
+pub(crate) fn build_error(e: plinth_build::BuildError) -> anyhow::Error {
+    match e {
+        plinth_build::BuildError::Dockerfile(diag) => UsageError(diag.to_string()).into(),
+        e @ plinth_build::BuildError::Tag(_) => UsageError(format!("error: {e}")).into(),
+        e => anyhow::Error::new(e),
+    }
 }
 
 fn save(store_path: &Path, args: SaveArgs) -> Result<ExitCode> {
@@ -551,7 +668,7 @@ fn parse_secret(spec: &str) -> Result<plinth_build::SecretSource, String> {
 }
 
 /// Keeps the layer cache under its limit (`PLINTH_CACHE_LIMIT`, default 10G) after a build.
-fn enforce_cache_limit(store: &Store) -> Result<()> {
+pub(crate) fn enforce_cache_limit(store: &Store) -> Result<()> {
     let limit = match std::env::var("PLINTH_CACHE_LIMIT") {
         Ok(v) => {
             parse_size(&v).map_err(|e| UsageError(format!("error: PLINTH_CACHE_LIMIT: {e}")))?

@@ -1,17 +1,30 @@
-//! `plinth graph` and `plinth tags`: the family of images that plinth.toml's `[family]` declares.
+//! `plinth build` of a family, `plinth graph` and `plinth tags`: the family of images that
+//! plinth.toml's `[family]` declares.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
-use plinth_build::family::graph::{FamilyNaming, Graph, ImageSource};
-use plinth_build::family::provenance::{detect_ci, git_info, version_tag_at_head};
+use plinth_build::family::build::{
+    FamilyEvent, FamilyOptions, ImageOutcome, PlanInput, build_family, plan,
+};
+use plinth_build::family::graph::{
+    FamilyNaming, Graph, ImageSource, Selection, WithDependents, image_references,
+};
+use plinth_build::family::provenance::{CiInfo, GitInfo, detect_ci, git_info, version_tag_at_head};
 use plinth_build::family::tags::{ReleaseTagsForDev, TagInput, Tags, VariantTags, compute_tags};
-use plinth_build::project::{FamilyImage, Project};
+use plinth_build::project::{FamilyConfig, FamilyImage, Project};
+use serde::Serialize;
 
-use crate::cli::UsageError;
+use crate::cli::{
+    BuildArgs, UsageError, build_error, enforce_cache_limit, open_store, shared_options,
+};
+use crate::render::BuildRenderer;
 
 #[derive(Debug, Args)]
 pub struct GraphArgs {
@@ -52,23 +65,25 @@ pub enum TagsFormat {
     Json,
 }
 
-fn load(config: Option<&Path>) -> Result<(Project, Vec<FamilyImage>)> {
+/// The project file: `config`, or the nearest plinth.toml from the current directory (`None`
+/// when there is none).
+pub fn find_project(config: Option<&Path>) -> Result<Option<Project>> {
     let cwd = std::env::current_dir()?;
-    let project = match config {
-        Some(p) => Project::load(p),
-        None => match Project::find(&cwd) {
-            Ok(Some(p)) => Ok(p),
-            Ok(None) => {
-                return Err(UsageError(format!(
-                    "error: no plinth.toml in {} or its parents",
-                    cwd.display()
-                ))
-                .into());
-            }
-            Err(e) => Err(e),
-        },
+    match config {
+        Some(p) => Project::load(p).map(Some),
+        None => Project::find(&cwd),
     }
-    .map_err(|e| UsageError(format!("error: {e}")))?;
+    .map_err(|e| UsageError(format!("error: {e}")).into())
+}
+
+fn load(config: Option<&Path>) -> Result<(Project, Vec<FamilyImage>)> {
+    let Some(project) = find_project(config)? else {
+        return Err(UsageError(format!(
+            "error: no plinth.toml in {} or its parents (a family repository has one; `plinth new DIR` makes one)",
+            std::env::current_dir()?.display()
+        ))
+        .into());
+    };
     let images = project
         .family_images()
         .map_err(|e| UsageError(format!("error: {e}")))?;
@@ -77,6 +92,15 @@ fn load(config: Option<&Path>) -> Result<(Project, Vec<FamilyImage>)> {
 
 /// The family's graph from its Dockerfiles.
 fn graph_of(project: &Project, images: &[FamilyImage]) -> Result<Graph> {
+    Ok(graph_with_texts(project, images, &[])?.0)
+}
+
+/// The graph (FROMs expanded with `build_args`) and each image's Dockerfile text.
+fn graph_with_texts(
+    project: &Project,
+    images: &[FamilyImage],
+    build_args: &[(String, String)],
+) -> Result<(Graph, Vec<(String, String)>)> {
     let texts: Vec<(String, String)> = images
         .iter()
         .map(|i| {
@@ -96,13 +120,14 @@ fn graph_of(project: &Project, images: &[FamilyImage]) -> Result<Graph> {
             name: &i.name,
             dockerfile_path: path,
             dockerfile: text,
-            build_args: &[],
+            build_args,
         })
         .collect();
     let naming = FamilyNaming {
         prefix: project.file.family.as_ref().and_then(|f| f.prefix()),
     };
-    Graph::build(&sources, &naming).map_err(|e| UsageError(format!("error: {e}")).into())
+    let graph = Graph::build(&sources, &naming).map_err(|e| UsageError(format!("error: {e}")))?;
+    Ok((graph, texts))
 }
 
 pub fn graph(args: GraphArgs) -> Result<ExitCode> {
@@ -134,6 +159,50 @@ pub fn tags(args: TagsArgs) -> Result<ExitCode> {
         wanted.iter().map(|s| s.to_string()).collect()
     };
     let family = project.file.family.clone().unwrap_or_default();
+    let facts = facts(&project, &family, args.release_tags)?;
+    let (tags, ci) = (facts.tags, facts.ci);
+    match args.format {
+        TagsFormat::Text => {
+            for n in &names {
+                println!("{n}: {}", tags.all().join(" "));
+            }
+            if tags.development {
+                eprintln!("{}", development_note(&tags, ci.as_ref()));
+            }
+        }
+        TagsFormat::Json => {
+            let map: BTreeMap<&str, &Tags> = names.iter().map(|n| (n.as_str(), &tags)).collect();
+            println!("{}", serde_json::to_string_pretty(&map)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a development build is told.
+fn development_note(tags: &Tags, ci: Option<&CiInfo>) -> String {
+    format!(
+        "development build ({}): no version tags{}",
+        if ci.is_none() {
+            "outside CI"
+        } else {
+            "dirty work tree"
+        },
+        if tags.forced_release_tags {
+            " but --release-tags gave them"
+        } else {
+            " (--release-tags gives them)"
+        }
+    )
+}
+
+/// The git and CI facts of the repository, and the tags they give.
+struct Facts {
+    git: Option<GitInfo>,
+    ci: Option<CiInfo>,
+    tags: Tags,
+}
+
+fn facts(project: &Project, family: &FamilyConfig, release_tags: bool) -> Result<Facts> {
     let git = git_info(project.dir())
         .with_context(|| format!("reading git facts of {}", project.dir().display()))?;
     let env: BTreeMap<String, String> = std::env::vars().collect();
@@ -159,38 +228,241 @@ pub fn tags(args: TagsArgs) -> Result<ExitCode> {
         variant: family.variant.clone(),
         variant_tags: VariantTags::AlsoPlain,
         template: family.tag_template.clone(),
-        release_tags_for_development: if args.release_tags {
+        release_tags_for_development: if release_tags {
             ReleaseTagsForDev::Yes
         } else {
             ReleaseTagsForDev::No
         },
     };
     let tags: Tags = compute_tags(&input).map_err(|e| UsageError(format!("error: {e}")))?;
-    match args.format {
-        TagsFormat::Text => {
-            for n in &names {
-                println!("{n}: {}", tags.all().join(" "));
-            }
-            if tags.development {
-                eprintln!(
-                    "development build ({}): no version tags{}",
-                    if ci.is_none() {
-                        "outside CI"
-                    } else {
-                        "dirty work tree"
-                    },
-                    if tags.forced_release_tags {
-                        " but --release-tags gave them"
-                    } else {
-                        " (--release-tags gives them)"
-                    }
-                );
-            }
+    Ok(Facts { git, ci, tags })
+}
+
+/// One image in `--metadata-file`.
+#[derive(Serialize)]
+struct ImageReport<'a> {
+    name: &'a str,
+    status: &'static str,
+    digest: Option<String>,
+    references: &'a [String],
+    base: Option<&'a plinth_build::BaseImage>,
+    steps_run: usize,
+    steps_cached: usize,
+    error: Option<String>,
+}
+
+/// `plinth build [NAME...]` in a family repository.
+pub fn build(store_path: &Path, args: &BuildArgs, names: &[String]) -> Result<ExitCode> {
+    let (project, images) = load(args.config.as_deref())?;
+    let Some(family) = project.file.family.clone() else {
+        return Err(UsageError(format!(
+            "error: {}: there is no [family] table, so there are no family images to build (give a CONTEXT directory to build one Dockerfile)",
+            project.path.display()
+        ))
+        .into());
+    };
+    let mut template = shared_options(args, project.dir())?;
+    let (graph, texts) = graph_with_texts(&project, &images, &template.build_args)?;
+    if graph.is_empty() {
+        return Err(UsageError(format!(
+            "error: {}: no images (expected {}/<name>/Dockerfile)",
+            project.path.display(),
+            family.images_dir
+        ))
+        .into());
+    }
+    let wanted: Vec<&str> = if names.is_empty() {
+        graph.order()
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    let selected = graph
+        .select(
+            &wanted,
+            Selection {
+                dependents: if args.with_dependents {
+                    WithDependents::Yes
+                } else {
+                    WithDependents::No
+                },
+            },
+        )
+        .map_err(|e| UsageError(format!("error: {e}")))?;
+    let facts = facts(&project, &family, args.release_tags)?;
+    // The engine resolves the same epoch from each image's context (inside the repository).
+    let (epoch, _) = plinth_build::sde::resolve(template.source_date_epoch, project.dir());
+    let plan = plan(&PlanInput {
+        family: &family,
+        project_dir: project.dir(),
+        graph: &graph,
+        selected: &selected,
+        tags: &facts.tags,
+        git: facts.git.as_ref(),
+        ci: facts.ci.as_ref(),
+        epoch,
+    })
+    .map_err(|e| UsageError(format!("error: {}: {e}", project.path.display())))?;
+
+    let store = open_store(store_path)?;
+    let mut top = BuildRenderer::new(args.progress, std::io::stderr().is_terminal());
+    // The named contexts (Debian root filesystems) any selected image uses, locked once.
+    let mut mentioned: Vec<String> = Vec::new();
+    for image in &plan {
+        if let Some((path, text)) = images
+            .iter()
+            .zip(&texts)
+            .find(|(i, _)| i.name == image.name)
+            .map(|(_, t)| t)
+        {
+            let refs = image_references(&ImageSource {
+                name: &image.name,
+                dockerfile_path: path,
+                dockerfile: text,
+                build_args: &template.build_args,
+            })
+            .map_err(|e| UsageError(format!("error: {e}")))?;
+            mentioned.extend(refs);
         }
-        TagsFormat::Json => {
-            let map: BTreeMap<&str, &Tags> = names.iter().map(|n| (n.as_str(), &tags)).collect();
-            println!("{}", serde_json::to_string_pretty(&map)?);
+    }
+    template.named_contexts = crate::rootfs::named_contexts_of(
+        &store,
+        &project,
+        &mentioned,
+        args.lock_mode.mode(),
+        &mut |ev| top.event(&ev),
+    )?;
+
+    let order: Vec<&str> = plan.iter().map(|p| p.name.as_str()).collect();
+    top.line(&format!(
+        "building {} image{} of family {} ({}), {} at a time",
+        plan.len(),
+        if plan.len() == 1 { "" } else { "s" },
+        family.name,
+        order.join(", "),
+        args.jobs.unwrap_or_else(default_jobs).max(1),
+    ));
+    if facts.tags.development {
+        top.line(&development_note(&facts.tags, facts.ci.as_ref()));
+    }
+    let renderers: Mutex<BTreeMap<String, BuildRenderer>> = Mutex::new(
+        plan.iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    BuildRenderer::for_image(args.progress, &p.name),
+                )
+            })
+            .collect(),
+    );
+    let started = Instant::now();
+    let on_event = |image: &str, ev: FamilyEvent<'_>| {
+        let mut all = renderers.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(r) = all.get_mut(image) else {
+            return;
+        };
+        match ev {
+            FamilyEvent::Started => r.line("started"),
+            FamilyEvent::Build(ev) => r.event(ev),
+            FamilyEvent::Finished(result) => r.line(&format!(
+                "built {} ({} steps run, {} from the cache)",
+                result.manifest.digest, result.steps_run, result.steps_cached
+            )),
+            FamilyEvent::Failed(e) => r.line(&format!("failed: {e}")),
+            FamilyEvent::Skipped { because } => r.line(&format!("skipped: {because}")),
+        }
+    };
+    let outcome = build_family(
+        &store,
+        &plan,
+        &FamilyOptions {
+            jobs: args.jobs.unwrap_or_else(default_jobs).max(1),
+            template,
+        },
+        &on_event,
+    );
+
+    // stdout: one line per image, in build order.
+    let mut reports = Vec::new();
+    let mut interrupted = false;
+    for (image, (name, result)) in plan.iter().zip(&outcome.images) {
+        let report = match result {
+            ImageOutcome::Built(r) => {
+                println!(
+                    "{name} {} {}",
+                    r.manifest.digest,
+                    if r.steps_run == 0 { "cached" } else { "built" }
+                );
+                ImageReport {
+                    name,
+                    status: if r.steps_run == 0 { "cached" } else { "built" },
+                    digest: Some(r.manifest.digest.to_string()),
+                    references: &image.references,
+                    base: r.base.as_ref(),
+                    steps_run: r.steps_run,
+                    steps_cached: r.steps_cached,
+                    error: None,
+                }
+            }
+            ImageOutcome::Failed(e) => {
+                interrupted |= matches!(e, plinth_build::BuildError::Cancelled);
+                ImageReport {
+                    name,
+                    status: "failed",
+                    digest: None,
+                    references: &image.references,
+                    base: None,
+                    steps_run: 0,
+                    steps_cached: 0,
+                    error: Some(e.to_string()),
+                }
+            }
+            ImageOutcome::Skipped(why) => ImageReport {
+                name,
+                status: "skipped",
+                digest: None,
+                references: &image.references,
+                base: None,
+                steps_run: 0,
+                steps_cached: 0,
+                error: Some(why.clone()),
+            },
+        };
+        reports.push(report);
+    }
+    if let Some(f) = &args.metadata_file {
+        let doc = serde_json::json!({
+            "family": family.name,
+            "development": facts.tags.development,
+            "version": facts.tags.resolved_version,
+            "tags": facts.tags.all(),
+            "images": reports,
+        });
+        fs_err::write(f, format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+    }
+    let built = reports.iter().filter(|r| r.status == "built").count();
+    let cached = reports.iter().filter(|r| r.status == "cached").count();
+    top.line(&format!(
+        "{built} built, {cached} from the cache, {} failed, {} skipped in {:.2}s",
+        reports.iter().filter(|r| r.status == "failed").count(),
+        reports.iter().filter(|r| r.status == "skipped").count(),
+        started.elapsed().as_secs_f64()
+    ));
+    enforce_cache_limit(&store)?;
+    if interrupted {
+        eprintln!("interrupted: the images not built were not committed");
+        return Ok(ExitCode::from(130));
+    }
+    // The first failure is the error (the others were printed as they happened).
+    for (_, result) in outcome.images {
+        if let ImageOutcome::Failed(e) = result {
+            return Err(build_error(e));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }

@@ -5,6 +5,8 @@
 
 mod cli;
 mod family;
+mod new;
+mod pin;
 mod render;
 mod rootfs;
 

@@ -42,6 +42,9 @@ pub struct BuildRenderer {
     partial: String,
     drawn: usize,
     width: usize,
+    /// A family build: the image whose events these are (lines start with `name | `, JSON
+    /// objects get an `image` field; never the tty display).
+    image: Option<String>,
 }
 
 impl BuildRenderer {
@@ -63,7 +66,39 @@ impl BuildRenderer {
             partial: String::new(),
             drawn: 0,
             width: width.max(20),
+            image: None,
         }
+    }
+
+    /// A renderer for one image of a family build (several print at once, so the tty display
+    /// becomes plain lines).
+    pub fn for_image(mode: ProgressMode, image: &str) -> Self {
+        let mode = match mode {
+            ProgressMode::Json => ProgressMode::Json,
+            _ => ProgressMode::Plain,
+        };
+        let mut r = BuildRenderer::new(mode, false);
+        r.image = Some(image.to_string());
+        r
+    }
+
+    /// Writes `text` with the image prefix on each complete line (a partial line waits).
+    fn prefixed(&mut self, err: &mut impl Write, text: &str) {
+        let Some(image) = &self.image else {
+            let _ = err.write_all(text.as_bytes());
+            return;
+        };
+        self.partial.push_str(text);
+        while let Some(i) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=i).collect();
+            let _ = write!(err, "{image} | {line}");
+        }
+    }
+
+    /// A line of this renderer (prefixed in a family build).
+    pub fn line(&mut self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        self.prefixed(&mut err, &format!("{text}\n"));
     }
 
     /// tty: erases the output window.
@@ -101,14 +136,32 @@ impl BuildRenderer {
     pub fn event(&mut self, ev: &BuildEvent) {
         let mut err = std::io::stderr().lock();
         if self.mode == ProgressMode::Json {
-            if let Ok(line) = serde_json::to_string(ev) {
-                let _ = writeln!(err, "{line}");
-            }
+            let value = match (serde_json::to_value(ev), &self.image) {
+                (Ok(serde_json::Value::Object(mut map)), Some(image)) => {
+                    map.insert("image".into(), image.clone().into());
+                    serde_json::Value::Object(map)
+                }
+                (Ok(v), _) => v,
+                (Err(_), _) => return,
+            };
+            let _ = writeln!(err, "{value}");
             return;
         }
-        let tty = self.mode == ProgressMode::Tty;
+        if self.image.is_some() {
+            // Rendered into a buffer, then prefixed line by line.
+            let mut buf = Vec::new();
+            self.write_event(&mut buf, ev, false);
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            self.prefixed(&mut err, &text);
+            return;
+        }
+        self.write_event(&mut err, ev, true);
+    }
+
+    fn write_event(&mut self, err: &mut impl Write, ev: &BuildEvent, allow_tty: bool) {
+        let tty = allow_tty && self.mode == ProgressMode::Tty;
         if tty && !matches!(ev, BuildEvent::Output { .. }) {
-            self.clear_window(&mut err);
+            self.clear_window(err);
         }
         let _ = match ev {
             BuildEvent::Start {
@@ -144,8 +197,12 @@ impl BuildRenderer {
             BuildEvent::Tagged { name } => writeln!(err, "tagged {name}"),
             BuildEvent::Context { name, message } => writeln!(err, "  [{name}] {message}"),
             BuildEvent::Cached { .. } => writeln!(err, "  cached"),
+            BuildEvent::BaseResolved { reference, digest } => writeln!(
+                err,
+                "  {reference} is {digest} (not pinned: `plinth pin` pins it)"
+            ),
             BuildEvent::Output { text } if tty => {
-                self.show_output(&mut err, text);
+                self.show_output(err, text);
                 Ok(())
             }
             BuildEvent::Output { text } => err.write_all(text.as_bytes()),

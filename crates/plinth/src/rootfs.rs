@@ -422,6 +422,18 @@ pub fn named_contexts_for_build(
     }) else {
         return Ok(BTreeMap::new());
     };
+    named_contexts_of(store, &project, &mentioned, mode, on_event)
+}
+
+/// The named contexts of `project` that `mentioned` (image references of Dockerfiles) names,
+/// locked (see [`lock_contexts`]).
+pub fn named_contexts_of(
+    store: &Store,
+    project: &Project,
+    mentioned: &[String],
+    mode: LockMode,
+    on_event: &mut dyn FnMut(BuildEvent),
+) -> Result<BTreeMap<String, NamedContext>> {
     let wanted: Vec<String> = project
         .file
         .contexts
@@ -432,7 +444,7 @@ pub fn named_contexts_for_build(
     if wanted.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let (entries, written) = lock_contexts(store, &project, &wanted, mode, &mut |name, ev| {
+    let (entries, written) = lock_contexts(store, project, &wanted, mode, &mut |name, ev| {
         if let Some(ev) = ev.into_build_event(name) {
             on_event(ev);
         }

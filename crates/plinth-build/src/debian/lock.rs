@@ -4,6 +4,7 @@
 //! the mirror's current indexes.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -226,11 +227,23 @@ impl LockFile {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
+        // A lock is a shared, committed file: the old one's mode, else rw-r--r-- (a temp file
+        // alone would be 0600).
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o644);
         let mut tmp = tempfile::Builder::new()
             .prefix(".plinth.lock-")
             .tempfile_in(dir)
             .map_err(|source| DebianError::Io {
                 path: dir.to_path_buf(),
+                source,
+            })?;
+        // Set explicitly: the mode given at creation would be cut by the umask.
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|source| DebianError::Io {
+                path: tmp.path().to_path_buf(),
                 source,
             })?;
         std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|source| DebianError::Io {
@@ -248,6 +261,23 @@ impl LockFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_lock_is_world_readable_and_a_rewritten_one_keeps_its_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("plinth.lock");
+        let lock = LockFile::default();
+        lock.write(&path).expect("write");
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .ok()
+        };
+        assert_eq!(mode(&path), Some(0o644));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).expect("chmod");
+        lock.write(&path).expect("rewrite");
+        assert_eq!(mode(&path), Some(0o664));
+    }
 
     fn entry() -> LockedRootfs {
         LockedRootfs {

@@ -239,6 +239,9 @@ struct Node {
     children: Vec<usize>,
     /// External images, in first-use order, no duplicates.
     external: Vec<String>,
+    /// The references (as written, expanded) that name family images, with the image each
+    /// names, in first-use order, no duplicates.
+    parent_refs: Vec<(String, usize)>,
 }
 
 /// An image reference found in a needed stage: the name and where it is.
@@ -279,6 +282,7 @@ impl Graph {
         for (i, source) in sorted.iter().enumerate() {
             let mut parents = BTreeSet::new();
             let mut external: Vec<String> = Vec::new();
+            let mut parent_refs: Vec<(String, usize)> = Vec::new();
             for reference in references(source, Stages::Needed)? {
                 if reference.name.eq_ignore_ascii_case("scratch") {
                     push_unique(&mut external, reference.name);
@@ -295,6 +299,9 @@ impl Graph {
                     }
                     Some(p) => {
                         parents.insert(p);
+                        if !parent_refs.iter().any(|(r, _)| *r == reference.name) {
+                            parent_refs.push((reference.name, p));
+                        }
                     }
                     None => push_unique(&mut external, reference.name),
                 }
@@ -305,6 +312,7 @@ impl Graph {
                 parents: parents.into_iter().collect(),
                 children: Vec::new(),
                 external,
+                parent_refs,
             });
         }
         for child in 0..nodes.len() {
@@ -392,6 +400,19 @@ impl Graph {
     /// a family image.
     pub fn parents(&self, name: &str) -> Option<Vec<&str>> {
         self.node(name).map(|n| self.names(&n.parents))
+    }
+
+    /// The references in `name`'s Dockerfile that name family images (`base-root`,
+    /// `registry.example.com/base/base-root:1`), each with the image it names, in first-use
+    /// order: what a build pins to the digests of the parents just built. `None` if `name` is
+    /// not a family image.
+    pub fn parent_references(&self, name: &str) -> Option<Vec<(&str, &str)>> {
+        self.node(name).map(|n| {
+            n.parent_refs
+                .iter()
+                .map(|(r, p)| (r.as_str(), self.nodes[*p].name.as_str()))
+                .collect()
+        })
     }
 
     /// The family images built from `name`, sorted; `None` if `name` is not a family image.
@@ -620,17 +641,27 @@ fn family_image(
     prefix: Option<&str>,
     index: &BTreeMap<String, usize>,
 ) -> Option<usize> {
+    candidate_names(reference, prefix).find_map(|name| index.get(name).copied())
+}
+
+/// The image names `reference` may be a family reference to: itself without a tag, and the
+/// same behind `prefix/` (a trailing `/` of the prefix is ignored). A digest reference gives
+/// none (its `@` part is not a tag).
+pub(crate) fn candidate_names<'r>(
+    reference: &'r str,
+    prefix: Option<&str>,
+) -> impl Iterator<Item = &'r str> {
+    let prefix = prefix
+        .map(|p| p.trim_end_matches('/'))
+        .filter(|p| !p.is_empty());
     let unprefixed = prefix.and_then(|p| reference.strip_prefix(p)?.strip_prefix('/'));
     [Some(reference), unprefixed]
         .into_iter()
         .flatten()
-        .find_map(|candidate| {
-            let name = match candidate.split_once(':') {
-                Some((name, tag)) if is_tag(tag) => name,
-                Some(_) => return None,
-                None => candidate,
-            };
-            index.get(name).copied()
+        .filter_map(|candidate| match candidate.split_once(':') {
+            Some((name, tag)) if is_tag(tag) => Some(name),
+            Some(_) => None,
+            None => Some(candidate),
         })
 }
 
@@ -1359,6 +1390,44 @@ mod tests {
         );
         // Without the prefix the registry name is external.
         check_parents(images, "app", &[]);
+    }
+
+    #[test]
+    fn parent_references_are_the_references_as_written() {
+        let images = &[
+            ("base-root", "FROM debian\n"),
+            ("base-build", "FROM base-root\n"),
+            (
+                "app",
+                "FROM registry.example.com/base/base-root:1 AS a\n\
+                 FROM base-build\n\
+                 COPY --from=a /x /x\n\
+                 COPY --from=base-root /y /y\n\
+                 COPY --from=base-build /z /z\n",
+            ),
+        ];
+        let naming = FamilyNaming {
+            prefix: Some("registry.example.com/base".to_string()),
+        };
+        let g = family_with(images, &naming, &[]).map_err(|e| e.to_string());
+        assert_eq!(
+            g.as_ref()
+                .map(|g| g.parent_references("app").unwrap_or_default()),
+            Ok(vec![
+                ("registry.example.com/base/base-root:1", "base-root"),
+                ("base-build", "base-build"),
+                ("base-root", "base-root"),
+            ])
+        );
+        assert_eq!(
+            g.as_ref()
+                .map(|g| g.parent_references("base-root").unwrap_or_default()),
+            Ok(vec![])
+        );
+        assert_eq!(
+            g.as_ref().map(|g| g.parent_references("nope").is_none()),
+            Ok(true)
+        );
     }
 
     #[test]

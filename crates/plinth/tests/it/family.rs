@@ -1,7 +1,10 @@
 //! `plinth graph` and `plinth tags` on a family repository made in the test (a real git
 //! repository for the tag policy).
 
+use std::collections::BTreeMap;
 use std::process::Command;
+
+use serde_json::Value;
 
 use crate::support::Env;
 
@@ -150,4 +153,335 @@ fn tags_follow_git_ci_and_the_family_version() {
     let run = env.plinth(&["tags", "runtime"]);
     assert_eq!(run.status, 2, "{}", run.stderr);
     assert!(run.stderr.contains("base-runtime"), "{}", run.stderr);
+}
+
+/// A small family that builds without RUN: `a` (scratch), `b` and `b2` from `a`, `c` from `b`
+/// under the registry prefix.
+fn small_family(env: &Env) {
+    env.write(
+        "plinth.toml",
+        "[family]\nname = \"t\"\nversion = \"1.2.3\"\nregistry = \"registry.example.com\"\n\
+         namespace = \"t\"\nvendor = \"Acme\"\ndescription = \"the t family\"\n\
+         [family.labels]\n\"com.example.team\" = \"platform\"\n",
+    );
+    env.write("images/a/files/a.txt", "a\n");
+    env.write("images/a/Dockerfile", "FROM scratch\nCOPY files/ /\n");
+    env.write("images/b/files/b.txt", "b\n");
+    env.write(
+        "images/b/Dockerfile",
+        "FROM a\nLABEL org.opencontainers.image.description=\"bee\"\nARG X=1\nCOPY files/ /\nCOPY <<EOF /x\n${X}\nEOF\n",
+    );
+    env.write("images/b2/files/b2.txt", "b2\n");
+    env.write("images/b2/Dockerfile", "FROM a:latest\nCOPY files/ /\n");
+    env.write("images/c/files/c.txt", "c\n");
+    env.write(
+        "images/c/Dockerfile",
+        "FROM registry.example.com/t/b:1.2.3\nCOPY files/ /\nCOPY --from=b2 /b2.txt /from-b2.txt\n",
+    );
+    git(env, &["init", "-q", "-b", "main"]);
+    git(
+        env,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://builder:s3cret@git.example.com/t/family.git",
+        ],
+    );
+    git(env, &["add", "-A"]);
+    git(env, &["commit", "-q", "-m", "family"]);
+}
+
+/// `--metadata-file` of a family build: image name → its entry.
+fn family_build(
+    env: &Env,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (crate::support::Run, BTreeMap<String, Value>) {
+    let meta = env.dir.path().join("meta.json");
+    let _ = std::fs::remove_file(&meta);
+    let mut all = vec![
+        "build",
+        "--progress",
+        "plain",
+        "--metadata-file",
+        meta.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let run = env.plinth_env(&all, vars);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&meta).unwrap_or_default())
+        .unwrap_or(Value::Null);
+    let images = doc["images"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| {
+                    (
+                        i["name"].as_str().unwrap_or_default().to_string(),
+                        i.clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (run, images)
+}
+
+fn statuses(images: &BTreeMap<String, Value>) -> Vec<(String, String)> {
+    images
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// The raw manifest and config of a store image, read from the layout with skopeo.
+fn manifest_and_config(env: &Env, reference: &str) -> (Value, Value) {
+    let target = format!("oci:{}:{reference}", env.store().display());
+    let manifest = crate::support::tool("skopeo", &["inspect", "--raw", &target]);
+    let manifest: Value = serde_json::from_str(&manifest).expect("manifest json");
+    (manifest, env.config(reference))
+}
+
+#[test]
+fn family_builds_parent_first_pinned_labelled_and_incrementally() {
+    let env = Env::new();
+    small_family(&env);
+    let (run, images) = family_build(&env, &["-j", "2"], &[]);
+    let run = run.ok();
+    // stdout: one line per image in build order.
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["a", "b", "b2", "c"], "{}", run.stdout);
+    assert_eq!(
+        statuses(&images),
+        pairs(&[
+            ("a", "built"),
+            ("b", "built"),
+            ("b2", "built"),
+            ("c", "built")
+        ])
+    );
+    // Outside CI: a development build, only the unique tag.
+    let refs = images["c"]["references"].as_array().unwrap();
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    let c_ref = refs[0].as_str().unwrap();
+    assert!(
+        c_ref.starts_with("registry.example.com/t/c:dev-main-"),
+        "{c_ref}"
+    );
+    // c is pinned to the b just built, named by its unique tag.
+    let b_digest = images["b"]["digest"].as_str().unwrap();
+    let b_unique = images["b"]["references"][0].as_str().unwrap();
+    assert_eq!(images["c"]["base"]["digest"], b_digest);
+    assert_eq!(images["c"]["base"]["name"], b_unique);
+    let (manifest, config) = manifest_and_config(&env, c_ref);
+    let labels = &config["config"]["Labels"];
+    assert_eq!(labels["org.opencontainers.image.base.digest"], b_digest);
+    assert_eq!(labels["org.opencontainers.image.base.name"], b_unique);
+    assert_eq!(labels["org.opencontainers.image.title"], "c");
+    // b's own LABEL wins over the family description; c does not inherit it.
+    assert_eq!(
+        labels["org.opencontainers.image.description"],
+        "the t family"
+    );
+    assert_eq!(labels["org.opencontainers.image.vendor"], "Acme");
+    assert_eq!(labels["org.opencontainers.image.version"], "1.2.3");
+    assert_eq!(labels["com.example.team"], "platform");
+    assert_eq!(labels["dev.plinth.build.development"], "true");
+    assert_eq!(
+        labels["org.opencontainers.image.source"],
+        "https://git.example.com/t/family"
+    );
+    assert!(
+        !config.to_string().contains("s3cret"),
+        "credentials in the config"
+    );
+    let revision = labels["org.opencontainers.image.revision"]
+        .as_str()
+        .unwrap();
+    assert_eq!(revision.len(), 40, "{revision}");
+    // The manifest carries the same values as annotations.
+    let annotations = manifest["annotations"].as_object().expect("annotations");
+    for key in [
+        "org.opencontainers.image.base.digest",
+        "org.opencontainers.image.base.name",
+        "org.opencontainers.image.revision",
+        "org.opencontainers.image.version",
+        "org.opencontainers.image.created",
+    ] {
+        assert_eq!(annotations[key], labels[key], "{key}");
+    }
+    let (_, b_config) = manifest_and_config(&env, b_unique);
+    assert_eq!(
+        b_config["config"]["Labels"]["org.opencontainers.image.description"],
+        "bee"
+    );
+    // b2's `FROM a:latest` was pinned too (no `a:latest` exists in the store).
+    assert_eq!(images["b2"]["base"]["digest"], images["a"]["digest"]);
+
+    // A second run builds nothing and gives the same digests.
+    let (run, again) = family_build(&env, &[], &[]);
+    run.ok();
+    assert_eq!(
+        statuses(&again),
+        pairs(&[
+            ("a", "cached"),
+            ("b", "cached"),
+            ("b2", "cached"),
+            ("c", "cached")
+        ])
+    );
+    for name in ["a", "b", "b2", "c"] {
+        assert_eq!(again[name]["digest"], images[name]["digest"], "{name}");
+    }
+
+    // One file of b changes: b and its descendant c are rebuilt, a and b2 come from the cache.
+    env.write("images/b/files/b.txt", "b, changed\n");
+    let (run, changed) = family_build(&env, &[], &[]);
+    run.ok();
+    assert_eq!(
+        statuses(&changed),
+        pairs(&[
+            ("a", "cached"),
+            ("b", "built"),
+            ("b2", "cached"),
+            ("c", "built")
+        ])
+    );
+    assert_ne!(changed["b"]["digest"], images["b"]["digest"]);
+    assert_eq!(changed["c"]["base"]["digest"], changed["b"]["digest"]);
+
+    // `plinth build c` builds c with its ancestors; `--with-dependents b` adds c, not b2.
+    let (run, only_c) = family_build(&env, &["c"], &[]);
+    run.ok();
+    assert_eq!(
+        only_c.keys().collect::<Vec<_>>(),
+        ["a", "b", "b2", "c"],
+        "c copies from b2, so b2 is an ancestor"
+    );
+    let (run, with_deps) = family_build(&env, &["--with-dependents", "b2"], &[]);
+    run.ok();
+    assert_eq!(with_deps.keys().collect::<Vec<_>>(), ["a", "b", "b2", "c"]);
+    let (run, only_a) = family_build(&env, &["a"], &[]);
+    run.ok();
+    assert_eq!(only_a.keys().collect::<Vec<_>>(), ["a"]);
+    // Build args pass through to every image.
+    let (run, with_arg) = family_build(&env, &["--build-arg", "X=2", "b"], &[]);
+    run.ok();
+    assert_eq!(with_arg["b"]["status"], "built");
+    // An unknown image is a usage error with the family listed.
+    let (run, _) = family_build(&env, &["nope"], &[]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("nope"), "{}", run.stderr);
+}
+
+#[test]
+fn ci_release_builds_get_version_tags_and_immutable_unique_tags() {
+    let env = Env::new();
+    small_family(&env);
+    let ci = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REF_NAME", "main"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_SERVER_URL", "https://github.com"),
+        ("GITHUB_REPOSITORY", "org/t"),
+        ("GITHUB_RUN_ID", "42"),
+    ];
+    git(&env, &["tag", "v1.2.3"]);
+    let (run, images) = family_build(&env, &["b"], &ci);
+    run.ok();
+    let refs: Vec<&str> = images["a"]["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let tags: Vec<&str> = refs
+        .iter()
+        .map(|r| r.rsplit_once(':').map(|(_, t)| t).unwrap_or_default())
+        .collect();
+    assert!(tags[0].starts_with("main-"), "{tags:?}");
+    for tag in ["1.2.3", "1.2", "1", "latest"] {
+        assert!(tags.contains(&tag), "{tag} missing from {tags:?}");
+    }
+    let (_, config) = manifest_and_config(&env, "registry.example.com/t/a:1.2.3");
+    let labels = &config["config"]["Labels"];
+    assert!(
+        labels.get("dev.plinth.build.development").is_none(),
+        "{labels}"
+    );
+    assert_eq!(
+        labels["dev.plinth.build.url"],
+        "https://github.com/org/t/actions/runs/42"
+    );
+    // The same commit built again with other inputs would move the unique tag: refused.
+    let (run, again) = family_build(&env, &["--build-arg", "X=2", "b"], &ci);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("immutable"), "{}", run.stderr);
+    assert_eq!(again["b"]["status"], "failed");
+    // The same inputs again are fine (same digest).
+    let (run, _) = family_build(&env, &["b"], &ci);
+    run.ok();
+}
+
+#[test]
+fn family_cycles_and_missing_family_are_usage_errors() {
+    let env = Env::new();
+    env.write("plinth.toml", "[family]\nname = \"t\"\n");
+    env.write("images/x/Dockerfile", "FROM y\n");
+    env.write("images/y/Dockerfile", "FROM x\n");
+    let run = env.plinth(&["build"]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("x -> y -> x") || run.stderr.contains("y -> x -> y"),
+        "{}",
+        run.stderr
+    );
+    env.write("plinth.toml", "[contexts.d]\nsuite = \"bookworm\"\n");
+    let run = env.plinth(&["build"]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("no [family]"), "{}", run.stderr);
+    // Family flags on a single build are refused.
+    env.write("Dockerfile", "FROM scratch\n");
+    let ctx = env.ctx();
+    let run = env.plinth(&["build", "-j", "2", ctx.to_str().unwrap()]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+}
+
+#[test]
+fn a_failed_parent_skips_its_children_and_fails_the_build() {
+    let env = Env::new();
+    small_family(&env);
+    env.write("images/b/Dockerfile", "FROM a\nCOPY missing.txt /\n");
+    let (run, images) = family_build(&env, &["-j", "1"], &[]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("missing.txt"), "{}", run.stderr);
+    assert_eq!(images["a"]["status"], "built");
+    assert_eq!(images["b"]["status"], "failed");
+    assert_eq!(images["c"]["status"], "skipped");
+    assert!(
+        images["c"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("b"),
+        "{:?}",
+        images["c"]
+    );
+    // Nothing of c was committed.
+    let listed = env.plinth(&["images", "--format", "json"]).ok().stdout;
+    assert!(!listed.contains("registry.example.com/t/c:"), "{listed}");
 }

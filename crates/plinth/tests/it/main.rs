@@ -5,6 +5,8 @@ mod build;
 mod cli;
 mod errors;
 mod family;
+mod new;
+mod pin;
 mod repro;
 mod rootfs;
 mod run;
