@@ -1056,9 +1056,34 @@ impl<'a> Engine<'a> {
             self.history(state, format!("WORKDIR {dir}"), true);
             return Ok(());
         }
+        // Cached like a step (the layer it created, or none), so that a rebuild does not read
+        // every layer's headers to see whether the directory exists.
+        let created_by = format!("WORKDIR {dir}");
+        let user = state.config.config.user.clone().unwrap_or_default();
+        let key = cache_key(&[
+            state.key.to_string().as_bytes(),
+            b"WORKDIR",
+            dir.as_bytes(),
+            user.as_bytes(),
+        ]);
+        if self.try_cache(state, &key, &created_by)? {
+            return Ok(());
+        }
+        self.workdir_uncached(state, dir, &rel, line, original)?;
+        self.record_cache(state, &key, &created_by)
+    }
+
+    fn workdir_uncached(
+        &mut self,
+        state: &mut ImageState,
+        dir: &str,
+        rel: &str,
+        line: u32,
+        original: &str,
+    ) -> Result<(), BuildError> {
         let exists = self
             .fs(state)?
-            .get(&rel)
+            .get(rel)
             .is_some_and(|n| n.kind == NodeKind::Dir);
         if exists {
             self.history(state, format!("WORKDIR {dir}"), true);
@@ -1328,15 +1353,8 @@ impl<'a> Engine<'a> {
 
     /// The headers of one layer blob, for the filesystem view.
     fn layer_headers(&self, desc: &Descriptor) -> Result<Vec<layer::LayerEntryInfo>, BuildError> {
-        let blob = self.store.open_blob(&desc.digest)?;
-        let entries = layer::read_layer_entries(std::io::BufReader::new(blob), &desc.media_type)
-            .map_err(|e| BuildError::Step {
-                file: self.file.clone(),
-                line: 0,
-                instruction: String::new(),
-                message: format!("reading layer {}: {e}", desc.digest),
-            })?;
-        Ok(entries)
+        // From the store's header cache: a layer is decompressed once, not on every build.
+        Ok(self.store.layer_entries(desc)?)
     }
 
     /// A RUN step: from the cache, or run in the sandbox over the extracted layers.

@@ -5,8 +5,8 @@
 //! Besides the standard layout, plinth keeps its private state under `<store>/.plinth/`:
 //! `tmp/` (temporary files, on the same filesystem as the blobs so they can be renamed in),
 //! `index.lock` (serializes `index.json` updates), `gc.lock` and `sessions/` (see below),
-//! `roots/` (extra gc roots) and `layers/` (extracted layers). Other OCI tools ignore that
-//! directory.
+//! `roots/` (extra gc roots), `layers/` (extracted layers) and `headers/` (the layer header
+//! cache). Other OCI tools ignore that directory.
 //!
 //! # Durability and crash safety
 //! * A blob is written to a temp file in `.plinth/tmp`, fsynced, renamed to `blobs/sha256/<hex>`,
@@ -54,6 +54,14 @@
 //! `.plinth/pool/<2 hex>/<key hex>` (mode 0700; see [`crate::layer::ExtractOptions::pool`]), so
 //! a file that several layers hold is one inode. gc removes a pool file once only the pool links
 //! to it (link count 1), after removing layer directories.
+//!
+//! # Layer header cache
+//! [`Store::layer_entries`] lists a layer blob's tar headers ([`crate::layer::LayerEntryInfo`])
+//! and keeps them in `.plinth/headers/<blob digest hex>`, so the next build that needs an image's
+//! file metadata does not decompress the layer again ([`Store::put_layer_entries`] fills it for a
+//! layer whose entries the caller knows). The blob is immutable, so a file never goes stale; one
+//! that is damaged is ignored and rewritten. gc removes the file once its blob is gone. The file
+//! format is described in `store/headers.rs`.
 //!
 //! # Refs and other tools
 //! A ref is an `index.json` entry whose `org.opencontainers.image.ref.name` annotation is the full
@@ -204,6 +212,12 @@ pub enum StoreError {
         digest: Digest,
         source: crate::layer::LayerError,
     },
+    #[error("reading layer {digest} of the store {store}: {source}")]
+    ReadLayer {
+        store: PathBuf,
+        digest: Digest,
+        source: crate::layer::LayerError,
+    },
     #[error(
         "layer {layer} in the store {store} uncompresses to content with digest {actual}, not the expected diff_id {expected}; nothing was kept"
     )]
@@ -325,6 +339,8 @@ pub struct GcReport {
     pub removed_layer_dirs: Vec<Digest>,
     /// Files of the extracted layers' file pool that no extracted layer used any more.
     pub removed_pool_files: usize,
+    /// Layer header cache files ([`Store::layer_entries`]) whose blob is gone.
+    pub removed_header_files: usize,
 }
 
 /// Whether a walk tolerates blobs that are not in the store.
@@ -909,8 +925,12 @@ impl Store {
     fn update_index<T>(&self, f: impl FnOnce(&mut Index) -> Result<T>) -> Result<T> {
         let _lock = self.index_lock()?;
         let mut index = self.index()?;
+        let before = index.clone();
         let out = f(&mut index)?;
-        self.write_index(&index)?;
+        // An update that changes nothing (a rebuild re-setting its refs) writes nothing.
+        if index != before {
+            self.write_index(&index)?;
+        }
         Ok(out)
     }
 
@@ -1211,10 +1231,11 @@ impl Store {
 
     /// Deletes every blob not reachable from `index.json` or a gc root (manifests → config and
     /// layers, indexes → manifests, and subjects), extracted layers whose diff_id no reachable
-    /// image config (nor root) names, stale temp files (and interrupted extractions) and dead
-    /// sessions' files. Refuses (or waits, see [`GcWait`]) while build sessions or blob writers
-    /// are active. A manifest or root file that cannot be parsed stops gc before anything is
-    /// deleted, since what it references cannot be known.
+    /// image config (nor root) names, layer header cache files whose blob is gone, stale temp
+    /// files (and interrupted extractions) and dead sessions' files. Refuses (or waits, see
+    /// [`GcWait`]) while build sessions or blob writers are active. A manifest or root file that
+    /// cannot be parsed stops gc before anything is deleted, since what it references cannot be
+    /// known.
     pub fn gc(&self, wait: GcWait) -> Result<GcReport> {
         let path = self.lock_path("gc.lock")?;
         let deadline = match wait {
@@ -1289,6 +1310,7 @@ impl Store {
                 fsync_dir(&blobs)?;
             }
         }
+        report.removed_header_files = self.remove_orphan_headers()?;
         report.removed_temp_files = self.remove_temp_files()?;
         // Last: removed layer directories and interrupted extractions free pool files.
         report.removed_pool_files = self.remove_unused_pool_files()?;
@@ -1525,6 +1547,7 @@ impl Read for BlobReader {
 }
 
 mod extracted;
+mod headers;
 mod roots;
 
 pub use roots::{Root, RootInfo};

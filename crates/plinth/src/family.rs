@@ -289,8 +289,11 @@ pub fn build(store_path: &Path, args: &BuildArgs, names: &[String]) -> Result<Ex
         )
         .map_err(|e| UsageError(format!("error: {e}")))?;
     let facts = facts(&project, &family, args.release_tags)?;
-    // The engine resolves the same epoch from each image's context (inside the repository).
-    let (epoch, _) = plinth_build::sde::resolve(template.source_date_epoch, project.dir());
+    // One epoch for every image (each image's context is inside the repository: the same git
+    // HEAD), resolved once rather than by a git process per image.
+    let (epoch, epoch_source) =
+        plinth_build::sde::resolve(template.source_date_epoch, project.dir());
+    template.source_date_epoch = Some(epoch);
     let plan = plan(&PlanInput {
         family: &family,
         project_dir: project.dir(),
@@ -334,12 +337,17 @@ pub fn build(store_path: &Path, args: &BuildArgs, names: &[String]) -> Result<Ex
 
     let order: Vec<&str> = plan.iter().map(|p| p.name.as_str()).collect();
     top.line(&format!(
-        "building {} image{} of family {} ({}), {} at a time",
+        "building {} image{} of family {} ({}), {} at a time; SOURCE_DATE_EPOCH={epoch} from {}",
         plan.len(),
         if plan.len() == 1 { "" } else { "s" },
         family.name,
         order.join(", "),
         args.jobs.unwrap_or_else(default_jobs).max(1),
+        match epoch_source {
+            plinth_build::sde::EpochSource::Explicit => "SOURCE_DATE_EPOCH",
+            plinth_build::sde::EpochSource::GitHead => "the repository's git HEAD",
+            plinth_build::sde::EpochSource::Zero => "default 0 (not a git repository)",
+        },
     ));
     if facts.tags.development {
         top.line(&development_note(&facts.tags, facts.ci.as_ref()));

@@ -69,7 +69,12 @@ pub fn read_layer_entries<R: Read>(
     r: R,
     media_type: &str,
 ) -> Result<Vec<LayerEntryInfo>, LayerError> {
-    let mut tar = TarReader::new(Decoder::open(r, media_type)?);
+    read_entries(Decoder::open(r, media_type)?)
+}
+
+/// [`read_layer_entries`] of an already decompressed tar stream.
+pub(crate) fn read_entries<R: Read>(tar_stream: R) -> Result<Vec<LayerEntryInfo>, LayerError> {
+    let mut tar = TarReader::new(tar_stream);
     let mut out = Vec::new();
     while let Some(member) = tar.next_member()? {
         let Some(p) = parse_entry(member)? else {
@@ -331,11 +336,7 @@ pub(crate) enum Decoder<R: Read> {
 
 impl<R: Read> Decoder<R> {
     pub(crate) fn open(mut r: R, media_type: &str) -> Result<Self, LayerError> {
-        if media_type.contains("+encrypted") {
-            return Err(LayerError::Unsupported(format!(
-                "encrypted layers ({media_type})"
-            )));
-        }
+        check_media_type(media_type, None)?;
         let mut head = vec![0u8; 4];
         let mut got = 0;
         while got < head.len() {
@@ -347,24 +348,8 @@ impl<R: Read> Decoder<R> {
             }
         }
         head.truncate(got);
-        let sniffed = if head.starts_with(&[0x1f, 0x8b]) {
-            super::Compression::Gzip
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            super::Compression::Zstd
-        } else {
-            super::Compression::None
-        };
-        if let Some(declared) = declared_compression(media_type)
-            && declared != super::Compression::None
-            && sniffed == super::Compression::None
-        {
-            return Err(LayerError::ReadLayer(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "media type {media_type} declares {declared:?} compression but the blob is not compressed"
-                ),
-            )));
-        }
+        let sniffed = sniff_compression(&head);
+        check_media_type(media_type, Some(sniffed))?;
         let prefixed = io::Cursor::new(head).chain(r);
         Ok(match sniffed {
             super::Compression::Gzip => {
@@ -376,6 +361,52 @@ impl<R: Read> Decoder<R> {
             super::Compression::None => Decoder::Plain(prefixed),
         })
     }
+
+    /// The compression of the stream, as sniffed from its magic bytes.
+    pub(crate) fn compression(&self) -> super::Compression {
+        match self {
+            Decoder::Plain(_) => super::Compression::None,
+            Decoder::Gzip(_) => super::Compression::Gzip,
+            Decoder::Zstd(_) => super::Compression::Zstd,
+        }
+    }
+}
+
+/// The compression a blob's first (up to 4) bytes show.
+pub(crate) fn sniff_compression(head: &[u8]) -> super::Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        super::Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        super::Compression::Zstd
+    } else {
+        super::Compression::None
+    }
+}
+
+/// Whether a layer blob of media type `media_type` can be read: not encrypted, and (once the
+/// blob's `sniffed` compression is known) not uncompressed when the media type declares
+/// compression.
+pub(crate) fn check_media_type(
+    media_type: &str,
+    sniffed: Option<super::Compression>,
+) -> Result<(), LayerError> {
+    if media_type.contains("+encrypted") {
+        return Err(LayerError::Unsupported(format!(
+            "encrypted layers ({media_type})"
+        )));
+    }
+    if let Some(declared) = declared_compression(media_type)
+        && declared != super::Compression::None
+        && sniffed == Some(super::Compression::None)
+    {
+        return Err(LayerError::ReadLayer(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "media type {media_type} declares {declared:?} compression but the blob is not compressed"
+            ),
+        )));
+    }
+    Ok(())
 }
 
 impl<R: Read> Read for Decoder<R> {

@@ -154,29 +154,11 @@ impl Store {
     /// A [`LayerError`] from extracting `digest`; a corrupt blob detected while reading is
     /// reported as such.
     fn extract_error(&self, digest: &Digest, e: LayerError) -> StoreError {
-        let wrap = |source| StoreError::ExtractLayer {
+        layer_error(e, |source| StoreError::ExtractLayer {
             store: self.root.clone(),
             digest: digest.clone(),
             source,
-        };
-        match e {
-            LayerError::ReadLayer(io_err)
-                if io_err
-                    .get_ref()
-                    .is_some_and(|inner| inner.is::<StoreError>()) =>
-            {
-                let kind = io_err.kind();
-                match io_err
-                    .into_inner()
-                    .map(|inner| inner.downcast::<StoreError>())
-                {
-                    Some(Ok(store_err)) => *store_err,
-                    Some(Err(other)) => wrap(LayerError::ReadLayer(io::Error::new(kind, other))),
-                    None => wrap(LayerError::ReadLayer(io::Error::from(kind))),
-                }
-            }
-            e => wrap(e),
-        }
+        })
     }
 
     /// The diff_ids of every image config among `reachable`, or `None` when a config cannot be
@@ -273,6 +255,32 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+}
+
+/// A [`LayerError`] from reading a stored blob: a corrupt blob (detected by the
+/// [`super::BlobReader`] at its end) is reported as that store error, anything else through `wrap`.
+pub(super) fn layer_error(
+    e: LayerError,
+    wrap: impl FnOnce(LayerError) -> StoreError,
+) -> StoreError {
+    match e {
+        LayerError::ReadLayer(io_err)
+            if io_err
+                .get_ref()
+                .is_some_and(|inner| inner.is::<StoreError>()) =>
+        {
+            let kind = io_err.kind();
+            match io_err
+                .into_inner()
+                .map(|inner| inner.downcast::<StoreError>())
+            {
+                Some(Ok(store_err)) => *store_err,
+                Some(Err(other)) => wrap(LayerError::ReadLayer(io::Error::new(kind, other))),
+                None => wrap(LayerError::ReadLayer(io::Error::from(kind))),
+            }
+        }
+        e => wrap(e),
     }
 }
 

@@ -1453,3 +1453,58 @@ fn extracted_layers_share_pooled_files_and_gc_removes_unused_ones() {
     assert!(pool_files(&store).is_empty());
     assert!(layer_dirs(&store).is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Layer header cache
+
+fn header_files(store: &Store) -> Vec<String> {
+    let mut out: Vec<String> = match std::fs::read_dir(store.path().join(".plinth/headers")) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    out.sort();
+    out
+}
+
+#[test]
+fn gc_removes_header_cache_files_whose_blob_is_gone() {
+    let (_d, store) = new_store();
+    let kept = put_layer(&store, "kept", Compression::Gzip);
+    let dropped = put_layer(&store, "dropped", Compression::Zstd);
+    let image = put_image_of(&store, std::slice::from_ref(&kept));
+    store.set_ref("app", &image).unwrap();
+    let kept_entries = store.layer_entries(&kept.0).unwrap();
+    store.layer_entries(&dropped.0).unwrap();
+    // A file not named by a digest is not gc's to judge.
+    std::fs::write(store.path().join(".plinth/headers/notes"), b"x").unwrap();
+    let mut expected = vec![
+        kept.0.digest.hex().to_string(),
+        dropped.0.digest.hex().to_string(),
+        "notes".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(header_files(&store), expected);
+
+    let report = store.gc(GcWait::NoWait).unwrap();
+    assert_eq!(
+        report.removed_blobs,
+        std::slice::from_ref(&dropped.0.digest)
+    );
+    assert_eq!(report.removed_header_files, 1);
+    let mut expected = vec![kept.0.digest.hex().to_string(), "notes".to_string()];
+    expected.sort();
+    assert_eq!(header_files(&store), expected);
+    // The kept layer's file is still a valid hit: it works without the blob.
+    std::fs::rename(store.blob_path(&kept.0.digest), store.path().join("aside")).unwrap();
+    assert_eq!(store.layer_entries(&kept.0).unwrap(), kept_entries);
+    std::fs::rename(store.path().join("aside"), store.blob_path(&kept.0.digest)).unwrap();
+    assert_eq!(store.gc(GcWait::NoWait).unwrap(), GcReport::default());
+
+    store.remove_ref("app").unwrap();
+    let report = store.gc(GcWait::NoWait).unwrap();
+    assert_eq!(report.removed_header_files, 1);
+    assert_eq!(header_files(&store), ["notes"]);
+    assert!(store.blobs().unwrap().is_empty());
+}

@@ -485,3 +485,128 @@ fn a_failed_parent_skips_its_children_and_fails_the_build() {
     let listed = env.plinth(&["images", "--format", "json"]).ok().stdout;
     assert!(!listed.contains("registry.example.com/t/c:"), "{listed}");
 }
+
+/// Copies `from` into `to` (files and directories; the example has no symlinks).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The README's main job: the example family (examples/family) built from a clean repository,
+/// then again with no change, then with one file of base-runtime changed. Needs root and the
+/// Debian mirror (PLINTH_TEST_SLOW=1). The lock is refreshed first (`--update-lock`), as the
+/// README's command does, so the test follows the mirror.
+#[test]
+fn the_example_family_builds_rebuilds_nothing_and_one_change_rebuilds_two() {
+    if !crate::rootfs::slow(
+        "the_example_family_builds_rebuilds_nothing_and_one_change_rebuilds_two",
+    ) {
+        return;
+    }
+    let env = Env::new();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/family");
+    copy_tree(&example, &env.ctx());
+    git(&env, &["init", "-q", "-b", "main"]);
+    git(&env, &["add", "-A"]);
+    git(&env, &["commit", "-q", "-m", "family"]);
+    let (run, cold) = family_build(&env, &["--update-lock"], &[]);
+    let run = run.ok();
+    assert_eq!(
+        statuses(&cold),
+        pairs(&[
+            ("base-build", "built"),
+            ("base-build-jvm", "built"),
+            ("base-root", "built"),
+            ("base-runtime", "built"),
+            ("base-runtime-jre", "built"),
+        ]),
+        "{}",
+        run.stderr
+    );
+    // Parent-first, each child pinned to its parent's digest.
+    for (child, parent) in [
+        ("base-build", "base-root"),
+        ("base-build-jvm", "base-build"),
+        ("base-runtime", "base-root"),
+        ("base-runtime-jre", "base-runtime"),
+    ] {
+        assert_eq!(
+            cold[child]["base"]["digest"], cold[parent]["digest"],
+            "{child}"
+        );
+        assert_eq!(
+            cold[child]["base"]["name"], cold[parent]["references"][0],
+            "{child}"
+        );
+    }
+    // The images work: the tools seed 004 asks for, the JDK, Maven and the JRE.
+    let reference = |name: &str| cold[name]["references"][0].as_str().unwrap().to_string();
+    for (image, cmd) in [
+        ("base-root", vec!["/usr/local/bin/healthcheck"]),
+        ("base-build", vec!["gcc", "--version"]),
+        ("base-build-jvm", vec!["mvn", "-v"]),
+        (
+            "base-runtime",
+            vec![
+                "sh",
+                "-c",
+                "jq --version && aws --version && lsof -v && ss -V && curl --version && /usr/local/bin/healthcheck",
+            ],
+        ),
+        ("base-runtime-jre", vec!["java", "-version"]),
+    ] {
+        let r = reference(image);
+        let mut args = vec!["run", "--rm", "--network", "none", r.as_str()];
+        args.extend(cmd.iter().copied());
+        env.plinth(&args).ok();
+    }
+    let (_, config) = manifest_and_config(&env, &reference("base-runtime"));
+    let config_cfg = &config["config"];
+    assert_eq!(config_cfg["User"], "1000:1000");
+    assert!(config_cfg["Healthcheck"].is_object(), "{config_cfg}");
+    assert!(
+        config_cfg["Volumes"].as_object().is_some_and(
+            |v| v.contains_key("/application/logging") && v.contains_key("/application/data")
+        ),
+        "{config_cfg}"
+    );
+    assert_eq!(
+        config_cfg["Labels"]["org.opencontainers.image.version"],
+        "1.0.0"
+    );
+    assert_eq!(config_cfg["Labels"]["com.example.team"], "platform");
+
+    // Again: nothing runs, the same digests.
+    let (run, again) = family_build(&env, &[], &[]);
+    run.ok();
+    for (name, image) in &again {
+        assert_eq!(image["status"], "cached", "{name}");
+        assert_eq!(image["digest"], cold[name]["digest"], "{name}");
+    }
+    // One file of base-runtime changes: base-runtime and base-runtime-jre run steps, the
+    // others come whole from the cache.
+    let motd = env.ctx().join("images/base-runtime/files/etc/motd");
+    let mut text = std::fs::read_to_string(&motd).unwrap();
+    text.push_str("changed\n");
+    std::fs::write(&motd, text).unwrap();
+    let (run, changed) = family_build(&env, &[], &[]);
+    run.ok();
+    assert_eq!(
+        statuses(&changed),
+        pairs(&[
+            ("base-build", "cached"),
+            ("base-build-jvm", "cached"),
+            ("base-root", "cached"),
+            ("base-runtime", "built"),
+            ("base-runtime-jre", "built"),
+        ])
+    );
+}

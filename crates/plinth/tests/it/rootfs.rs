@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::support::{Env, tool_run};
 
-fn slow(name: &str) -> bool {
+pub(crate) fn slow(name: &str) -> bool {
     if std::env::var("PLINTH_TEST_SLOW").as_deref() == Ok("1") {
         return true;
     }
