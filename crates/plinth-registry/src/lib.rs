@@ -15,6 +15,7 @@ pub mod copy;
 pub mod credentials;
 pub mod error;
 pub mod reference;
+pub mod store;
 
 pub use client::{
     BlobPush, BlobSource, BytesSource, Client, ClientConfig, FileSource, MANIFEST_MEDIA_TYPES,
@@ -25,3 +26,6 @@ pub use credentials::{Auth, Credentials, CredentialsError};
 pub use error::RegistryError;
 pub use plinth_oci::Digest;
 pub use reference::{RemoteRef, RepoRef};
+pub use store::{
+    PullReport, PushOptions, PushReport, TransferError, pull_to_store, push_from_store,
+};

@@ -71,6 +71,32 @@ pub enum Command {
     Save(SaveArgs),
     /// Import an oci-archive or docker-archive (as written by `docker save`) into the store.
     Load(LoadArgs),
+    /// Download an image from a registry into the store.
+    ///
+    /// The manifest and every blob are verified by digest before they enter the store, and the
+    /// image is named REGISTRY/NAME:TAG only when all of it is there. For a multi-platform image
+    /// (an index) the manifest for --platform is taken. Credentials come from Docker's
+    /// config.json (`docker login`) unless --creds is given. The digest goes to stdout.
+    ///
+    /// Example: plinth pull registry.example.com/team/app:1.0
+    Pull(crate::registry::PullArgs),
+    /// Upload a store image to a registry, keeping its digest.
+    ///
+    /// Blobs the registry has are skipped, the others are uploaded in parallel (-j), then the
+    /// manifests are pushed exactly as stored, so the digest on the registry is the one `plinth
+    /// images` shows. With --immutable the push fails, before uploading anything, if DEST's tag
+    /// already names another digest. The digest goes to stdout.
+    ///
+    /// Example: plinth push app:1.0 registry.example.com/team/app:1.0 --immutable
+    Push(crate::registry::PushArgs),
+    /// Copy an image from one registry repository to another, without the store.
+    ///
+    /// Manifests keep their bytes (so the digest is kept); blobs are skipped when present,
+    /// mounted within a registry, or streamed through a verified temporary file. The digest
+    /// goes to stdout.
+    ///
+    /// Example: plinth copy registry.example.com/team/app:1.0 mirror.example.com/app:1.0
+    Copy(crate::registry::CopyArgs),
     /// Run a command in a container of a store image (in plinth's sandbox; needs root).
     ///
     /// Example: plinth run --rm app:1.0 sh -c 'id && ls /app'
@@ -344,6 +370,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tags(args) => crate::family::tags(args),
         Command::Pin(args) => crate::pin::pin(&store_path, args),
         Command::New(args) => crate::new::new(args),
+        Command::Pull(args) => crate::registry::pull(&store_path, args),
+        Command::Push(args) => crate::registry::push(&store_path, args),
+        Command::Copy(args) => crate::registry::copy(args),
         Command::Images(args) => {
             let store = open_store(&store_path)?;
             render::images(&store.list_images()?, args.format)?;

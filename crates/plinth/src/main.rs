@@ -7,6 +7,7 @@ mod cli;
 mod family;
 mod new;
 mod pin;
+mod registry;
 mod render;
 mod rootfs;
 

@@ -7,6 +7,7 @@ mod errors;
 mod family;
 mod new;
 mod pin;
+mod registry;
 mod repro;
 mod rootfs;
 mod run;
