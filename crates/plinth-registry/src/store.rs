@@ -90,16 +90,8 @@ impl Default for PushOptions {
     }
 }
 
-/// What [`push_from_store`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushReport {
-    /// The digest of the top manifest or index (the same locally and on the registry).
-    pub digest: Digest,
-    pub manifests: usize,
-    pub blobs_existed: usize,
-    pub blobs_mounted: usize,
-    pub blobs_uploaded: usize,
-}
+/// What a push did: the same counts as a registry-to-registry copy.
+pub type PushReport = crate::copy::CopyReport;
 
 #[derive(serde::Deserialize)]
 struct MediaTypeField {
