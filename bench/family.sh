@@ -11,7 +11,7 @@
 #             rebuild.
 # RUN steps install packages with apt-get from the host's mirror (host network for all three).
 # Prints best-of-N seconds and ratios. Needs root, docker.io, buildah (apt).
-# Usage: bench/family.sh [RUNS] (default 2; cold builds download ~400 MB of packages each)
+# Usage: bench/family.sh [RUNS] (default 2; every cold build downloads the packages again)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-2}

@@ -104,7 +104,7 @@ pub fn parse_provides(field: &str) -> Result<Vec<Provide>, RelationError> {
 }
 
 /// The operator as written in a relation field.
-fn op_str(op: VersionOp) -> &'static str {
+pub(crate) fn op_str(op: VersionOp) -> &'static str {
     match op {
         VersionOp::Lt => "<<",
         VersionOp::Le => "<=",

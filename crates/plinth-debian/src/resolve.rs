@@ -87,6 +87,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::model::{Alternatives, MultiArch, Package, Priority, Relation, Version, VersionOp};
+use crate::relation::op_str;
 
 /// How many solutions the resolver tries before it gives up (a guard against pathological
 /// indexes; a Debian suite needs a few hundred).
@@ -387,16 +388,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
-}
-
-fn op_str(op: VersionOp) -> &'static str {
-    match op {
-        VersionOp::Lt => "<<",
-        VersionOp::Le => "<=",
-        VersionOp::Eq => "=",
-        VersionOp::Ge => ">=",
-        VersionOp::Gt => ">>",
-    }
 }
 
 /// A relation as a control file writes it: `name[:qual] [(op version)]`.

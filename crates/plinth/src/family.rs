@@ -13,9 +13,7 @@ use clap::{Args, ValueEnum};
 use plinth_build::family::build::{
     FamilyEvent, FamilyOptions, ImageOutcome, PlanInput, build_family, plan,
 };
-use plinth_build::family::graph::{
-    FamilyNaming, Graph, ImageSource, Selection, WithDependents, image_references,
-};
+use plinth_build::family::graph::{FamilyNaming, Graph, ImageSource, Selection, WithDependents};
 use plinth_build::family::provenance::{CiInfo, GitInfo, detect_ci, git_info, version_tag_at_head};
 use plinth_build::family::tags::{ReleaseTagsForDev, TagInput, Tags, VariantTags, compute_tags};
 use plinth_build::project::{FamilyConfig, FamilyImage, Project};
@@ -68,12 +66,7 @@ pub enum TagsFormat {
 /// The project file: `config`, or the nearest plinth.toml from the current directory (`None`
 /// when there is none).
 pub fn find_project(config: Option<&Path>) -> Result<Option<Project>> {
-    let cwd = std::env::current_dir()?;
-    match config {
-        Some(p) => Project::load(p).map(Some),
-        None => Project::find(&cwd),
-    }
-    .map_err(|e| UsageError(format!("error: {e}")).into())
+    crate::rootfs::load_project(config, &std::env::current_dir()?)
 }
 
 fn load(config: Option<&Path>) -> Result<(Project, Vec<FamilyImage>)> {
@@ -92,15 +85,15 @@ fn load(config: Option<&Path>) -> Result<(Project, Vec<FamilyImage>)> {
 
 /// The family's graph from its Dockerfiles.
 fn graph_of(project: &Project, images: &[FamilyImage]) -> Result<Graph> {
-    Ok(graph_with_texts(project, images, &[])?.0)
+    graph_with_args(project, images, &[])
 }
 
-/// The graph (FROMs expanded with `build_args`) and each image's Dockerfile text.
-fn graph_with_texts(
+/// The graph, with FROMs expanded with `build_args`.
+fn graph_with_args(
     project: &Project,
     images: &[FamilyImage],
     build_args: &[(String, String)],
-) -> Result<(Graph, Vec<(String, String)>)> {
+) -> Result<Graph> {
     let texts: Vec<(String, String)> = images
         .iter()
         .map(|i| {
@@ -127,7 +120,7 @@ fn graph_with_texts(
         prefix: project.file.family.as_ref().and_then(|f| f.prefix()),
     };
     let graph = Graph::build(&sources, &naming).map_err(|e| UsageError(format!("error: {e}")))?;
-    Ok((graph, texts))
+    Ok(graph)
 }
 
 pub fn graph(args: GraphArgs) -> Result<ExitCode> {
@@ -262,7 +255,7 @@ pub fn build(store_path: &Path, args: &BuildArgs, names: &[String]) -> Result<Ex
         .into());
     };
     let mut template = shared_options(args, project.dir())?;
-    let (graph, texts) = graph_with_texts(&project, &images, &template.build_args)?;
+    let graph = graph_with_args(&project, &images, &template.build_args)?;
     if graph.is_empty() {
         return Err(UsageError(format!(
             "error: {}: no images (expected {}/<name>/Dockerfile)",
@@ -308,25 +301,14 @@ pub fn build(store_path: &Path, args: &BuildArgs, names: &[String]) -> Result<Ex
 
     let store = open_store(store_path)?;
     let mut top = BuildRenderer::new(args.progress, std::io::stderr().is_terminal());
-    // The named contexts (Debian root filesystems) any selected image uses, locked once.
-    let mut mentioned: Vec<String> = Vec::new();
-    for image in &plan {
-        if let Some((path, text)) = images
-            .iter()
-            .zip(&texts)
-            .find(|(i, _)| i.name == image.name)
-            .map(|(_, t)| t)
-        {
-            let refs = image_references(&ImageSource {
-                name: &image.name,
-                dockerfile_path: path,
-                dockerfile: text,
-                build_args: &template.build_args,
-            })
-            .map_err(|e| UsageError(format!("error: {e}")))?;
-            mentioned.extend(refs);
-        }
-    }
+    // The named contexts (Debian root filesystems) any selected image uses, locked once: the
+    // graph already lists each image's external bases.
+    let mentioned: Vec<String> = plan
+        .iter()
+        .filter_map(|image| graph.external(&image.name))
+        .flatten()
+        .cloned()
+        .collect();
     template.named_contexts = crate::rootfs::named_contexts_of(
         &store,
         &project,
@@ -336,13 +318,14 @@ pub fn build(store_path: &Path, args: &BuildArgs, names: &[String]) -> Result<Ex
     )?;
 
     let order: Vec<&str> = plan.iter().map(|p| p.name.as_str()).collect();
+    let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
     top.line(&format!(
         "building {} image{} of family {} ({}), {} at a time; SOURCE_DATE_EPOCH={epoch} from {}",
         plan.len(),
         if plan.len() == 1 { "" } else { "s" },
         family.name,
         order.join(", "),
-        args.jobs.unwrap_or_else(default_jobs).max(1),
+        jobs,
         match epoch_source {
             plinth_build::sde::EpochSource::Explicit => "SOURCE_DATE_EPOCH",
             plinth_build::sde::EpochSource::GitHead => "the repository's git HEAD",
@@ -379,15 +362,7 @@ pub fn build(store_path: &Path, args: &BuildArgs, names: &[String]) -> Result<Ex
             FamilyEvent::Skipped { because } => r.line(&format!("skipped: {because}")),
         }
     };
-    let outcome = build_family(
-        &store,
-        &plan,
-        &FamilyOptions {
-            jobs: args.jobs.unwrap_or_else(default_jobs).max(1),
-            template,
-        },
-        &on_event,
-    );
+    let outcome = build_family(&store, &plan, &FamilyOptions { jobs, template }, &on_event);
 
     // stdout: one line per image, in build order.
     let mut reports = Vec::new();

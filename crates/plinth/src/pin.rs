@@ -201,17 +201,12 @@ fn resolve_in_store(store: &Store, reference: &str) -> ResolveResult {
 /// plinth.toml: `--config`, else the nearest one from the current directory. Required when no
 /// path is given (the family is what gets pinned); optional otherwise.
 fn load_project(config: Option<&Path>, required: bool) -> Result<Option<Project>> {
-    let usage = |e: &dyn std::fmt::Display| UsageError(format!("error: {e}"));
-    if let Some(p) = config {
-        return Ok(Some(Project::load(p).map_err(|e| usage(&e))?));
-    }
-    let cwd = std::env::current_dir()?;
-    match Project::find(&cwd).map_err(|e| usage(&e))? {
+    match crate::family::find_project(config)? {
         Some(p) => Ok(Some(p)),
         None if required => Err(UsageError(format!(
             "error: no plinth.toml in {} or its parents: give the Dockerfiles to pin \
              (plinth pin Dockerfile), or run in a family repository",
-            cwd.display()
+            std::env::current_dir()?.display()
         ))
         .into()),
         None => Ok(None),

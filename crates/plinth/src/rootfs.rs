@@ -129,7 +129,8 @@ fn host() -> Result<Vec<AptSource>> {
     Ok(host_sources(Path::new("/etc/apt"))?)
 }
 
-fn load_project(config: Option<&Path>, start: &Path) -> Result<Option<Project>> {
+/// plinth.toml: `config`, else the nearest one from `start` upwards (`None` when there is none).
+pub(crate) fn load_project(config: Option<&Path>, start: &Path) -> Result<Option<Project>> {
     match config {
         Some(p) => Ok(Some(
             Project::load(p).map_err(|e| UsageError(format!("error: {e}")))?,
