@@ -63,6 +63,45 @@ pub struct BuildOptions {
     /// Tags among [`BuildOptions::tags`] that must not move: when one already names a
     /// different image, the build fails instead of re-pointing it (a family's unique tags).
     pub immutable_tags: Vec<String>,
+    /// Whether images a FROM or COPY --from names are pulled from a registry.
+    pub pull: Pull,
+}
+
+/// Fetches an image into the store from where it lives (a registry): how a build pulls the image
+/// a FROM or `COPY --from` names. The CLI implements it with plinth-registry, so the engine has
+/// no network code.
+pub trait ImageFetcher: Send + Sync {
+    /// Makes `reference` (as the Dockerfile names it) available in `store`; returns the
+    /// descriptor of its image manifest (for a multi-platform image, the host platform's).
+    fn fetch(
+        &self,
+        store: &Store,
+        reference: &str,
+    ) -> Result<Descriptor, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// [`BuildOptions::pull`]: when the build asks its [`ImageFetcher`] for an image (named
+/// contexts and stages are never pulled).
+#[derive(Clone, Default)]
+pub enum Pull {
+    /// Never: an image the store does not have is an error.
+    #[default]
+    Never,
+    /// For images the store does not have.
+    Missing(std::sync::Arc<dyn ImageFetcher>),
+    /// For every image named by tag, so the registry's current image is used (an image pinned
+    /// by digest comes from the store when it is there).
+    Always(std::sync::Arc<dyn ImageFetcher>),
+}
+
+impl std::fmt::Debug for Pull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Pull::Never => "Never",
+            Pull::Missing(_) => "Missing",
+            Pull::Always(_) => "Always",
+        })
+    }
 }
 
 /// Labels and manifest annotations a caller adds to the built image.
@@ -198,6 +237,10 @@ pub enum BuildEvent {
         name: String,
         message: String,
     },
+    /// An image a FROM or COPY --from names is being pulled into the store.
+    Pulling {
+        reference: String,
+    },
     /// A FROM named an image by tag, not by digest: the digest it resolved to in the store (it
     /// is recorded in the base labels when they are asked for; `plinth pin` pins it).
     BaseResolved {
@@ -263,7 +306,7 @@ pub enum BuildError {
 }
 
 /// The platform plinth builds for (the host's; cross builds are not supported by a daemonless RUN).
-pub(crate) fn host_platform() -> (&'static str, &'static str) {
+pub fn host_platform() -> (&'static str, &'static str) {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -322,6 +365,7 @@ pub fn build(
         context: None,
         scratch_dirs: 0,
         named_built: BTreeMap::new(),
+        pulled: BTreeMap::new(),
         used_build_args: BTreeSet::new(),
         extracted: HashMap::new(),
         tmp: tempfile::Builder::new()
@@ -374,6 +418,8 @@ struct Engine<'a> {
     scratch_dirs: usize,
     /// Named contexts already prepared in this build, with their base names.
     named_built: BTreeMap<String, (Descriptor, Option<String>)>,
+    /// Images pulled by this build, by reference as written (each is pulled once).
+    pulled: BTreeMap<String, Descriptor>,
     used_build_args: BTreeSet<String>,
     /// Extracted root filesystems for COPY --from and RUN --mount from=, by the image's layers.
     extracted: HashMap<Vec<Digest>, PathBuf>,
@@ -646,32 +692,20 @@ impl<'a> Engine<'a> {
         {
             return Ok(s.clone());
         }
-        let (desc, base_name) =
-            match self.named_context(name, stage.span().line, &stage.from.meta.original)? {
-                Some(found) => found,
-                None => match self.store.resolve(name) {
-                    Ok(r) => {
-                        if !name.contains('@') {
-                            (self.on_event)(BuildEvent::BaseResolved {
-                                reference: name.to_string(),
-                                digest: r.descriptor.digest.clone(),
-                            });
-                        }
-                        (r.descriptor, Some(name.to_string()))
-                    }
-                    Err(StoreError::NotFound { .. }) => {
-                        return Err(self.step_err(
-                    stage.span().line,
-                    &stage.from.meta.original,
-                    format!(
-                        "image {name:?} is not in the store {}: build it first or `plinth load` it",
-                        self.store.path().display()
-                    ),
-                ));
-                    }
-                    Err(e) => return Err(e.into()),
-                },
-            };
+        let (line, original) = (stage.span().line, &stage.from.meta.original);
+        let (desc, base_name) = match self.named_context(name, line, original)? {
+            Some(found) => found,
+            None => {
+                let desc = self.image_by_reference(name, line, original)?;
+                if !name.contains('@') {
+                    (self.on_event)(BuildEvent::BaseResolved {
+                        reference: name.to_string(),
+                        digest: desc.digest.clone(),
+                    });
+                }
+                (desc, Some(name.to_string()))
+            }
+        };
         let image = self.store.image(&desc)?;
         let base = Some(BaseImage {
             name: base_name,
@@ -703,6 +737,55 @@ impl<'a> Engine<'a> {
             own_labels: BTreeSet::new(),
             key: cache_key(&[b"image-content", &identity, self.compression_id()]),
         })
+    }
+
+    /// The store image `reference` names (not a stage or named context), pulled when
+    /// [`BuildOptions::pull`] says so.
+    fn image_by_reference(
+        &mut self,
+        reference: &str,
+        line: u32,
+        original: &str,
+    ) -> Result<Descriptor, BuildError> {
+        if let Some(d) = self.pulled.get(reference) {
+            return Ok(d.clone());
+        }
+        let fetcher = match &self.opts.pull {
+            Pull::Always(f) if !reference.contains('@') => Some(f.clone()),
+            _ => None,
+        };
+        let fetcher = match fetcher {
+            Some(f) => f,
+            None => match self.store.resolve(reference) {
+                Ok(r) => return Ok(r.descriptor),
+                Err(StoreError::NotFound { .. }) => match &self.opts.pull {
+                    Pull::Missing(f) | Pull::Always(f) => f.clone(),
+                    Pull::Never => {
+                        return Err(self.step_err(
+                            line,
+                            original,
+                            format!(
+                                "image {reference:?} is not in the store {} (and pulling is off): `plinth pull` it, build it or `plinth load` it",
+                                self.store.path().display()
+                            ),
+                        ));
+                    }
+                },
+                Err(e) => return Err(e.into()),
+            },
+        };
+        (self.on_event)(BuildEvent::Pulling {
+            reference: reference.to_string(),
+        });
+        let desc = fetcher.fetch(self.store, reference).map_err(|e| {
+            self.step_err(
+                line,
+                original,
+                format!("pulling {reference} from its registry: {e}"),
+            )
+        })?;
+        self.pulled.insert(reference.to_string(), desc.clone());
+        Ok(desc)
     }
 
     /// The image of named context `name` (built or found in the cache on first use) and the
@@ -1634,13 +1717,7 @@ impl<'a> Engine<'a> {
             None => {
                 let desc = match self.named_context(from, line, original)? {
                     Some((d, _)) => d,
-                    None => match self.store.resolve(from) {
-                        Ok(r) => r.descriptor,
-                        Err(StoreError::NotFound { .. }) => {
-                            return Err(self.step_err(line, original, format!("--from={from}: no stage has that name and the image is not in the store")));
-                        }
-                        Err(e) => return Err(e.into()),
-                    },
+                    None => self.image_by_reference(from, line, original)?,
                 };
                 self.store
                     .image(&desc)?

@@ -31,5 +31,6 @@ pub mod userdb;
 
 pub use engine::{
     Annotations, BaseImage, BaseLabels, BuildError, BuildEvent, BuildOptions, BuildResult,
-    CachePolicy, Diagnostic, ImageMetadata, NamedContext, SecretSource, build,
+    CachePolicy, Diagnostic, ImageFetcher, ImageMetadata, NamedContext, Pull, SecretSource, build,
+    host_platform,
 };

@@ -93,6 +93,10 @@ pub struct FamilyConfig {
     /// The unique tag's template (`{branch}`, `{sha}`, `{time}`, `{version}`, `{variant}`).
     #[serde(default)]
     pub tag_template: Option<String>,
+    /// Whether `plinth push` refuses to move a full-version tag (`1.2.3`, `1.2.3-bookworm`) that
+    /// the registry has at another digest (default true); the unique tag never moves.
+    #[serde(default)]
+    pub immutable_version_tags: Option<bool>,
     /// Where the images are (`<dir>/<name>/Dockerfile`), relative to plinth.toml.
     #[serde(default = "default_images_dir")]
     pub images_dir: String,
@@ -106,6 +110,11 @@ fn default_images_dir() -> String {
 }
 
 impl FamilyConfig {
+    /// [`FamilyConfig::immutable_version_tags`], true unless set false.
+    pub fn version_tags_immutable(&self) -> bool {
+        self.immutable_version_tags.unwrap_or(true)
+    }
+
     /// `registry/namespace`, the prefix of the family's image names, when set.
     pub fn prefix(&self) -> Option<String> {
         match (&self.registry, &self.namespace) {

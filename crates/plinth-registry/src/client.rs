@@ -159,6 +159,15 @@ pub struct ManifestInfo {
     pub size: Option<u64>,
 }
 
+/// What [`Client::login`] found out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginCheck {
+    /// The registry (or its token server) accepted the credentials.
+    Verified,
+    /// The registry answered without asking for credentials, so they were not checked.
+    NotRequired,
+}
+
 /// What [`Client::push_blob`] had to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobPush {
@@ -553,6 +562,10 @@ impl Client {
                     for s in scopes {
                         q.append_pair("scope", s.as_str());
                     }
+                    // As Docker does: the token server may key its answer on the account.
+                    if let Auth::Basic { username, .. } = &auth {
+                        q.append_pair("account", username);
+                    }
                 }
                 let req = conn.http.get(url);
                 match &auth {
@@ -746,6 +759,56 @@ impl Client {
         })
     }
 
+    /// Checks the client's credentials for a registry the way `docker login` does: `GET /v2/`,
+    /// answering a Basic challenge with the credentials, or a Bearer challenge with a token
+    /// fetched for the challenge's service with no scope (and `account=<user>`). A refusal (401 or
+    /// 403, from the registry or its token server) is [`RegistryError::LoginFailed`], naming the
+    /// registry and user. A registry that asks for no authentication cannot check anything:
+    /// [`LoginCheck::NotRequired`].
+    pub fn login(&self, registry: &str) -> Result<LoginCheck, RegistryError> {
+        let ctx = Ctx {
+            registry,
+            repository: "",
+            op: "logging in",
+        };
+        let username = match self.auth_for(registry)? {
+            Auth::Basic { username, .. } => username,
+            Auth::IdentityToken(_) => "<token>".to_string(),
+            Auth::Anonymous => String::new(),
+        };
+        let failed = |status: u16, message: String| RegistryError::LoginFailed {
+            registry: registry.to_string(),
+            username: username.clone(),
+            status,
+            message,
+        };
+        self.rt.block_on(async {
+            let resp = self
+                .send(&ctx, &[], &|h, b| Ok(h.get(Self::join(b, &ctx, "v2/")?)))
+                .await
+                .map_err(|e| match e {
+                    RegistryError::Unauthorized {
+                        status, message, ..
+                    } => failed(status, message),
+                    e => e,
+                })?;
+            let status = resp.status();
+            if status == StatusCode::FORBIDDEN {
+                let body = resp.bytes().await.unwrap_or_default();
+                return Err(failed(status.as_u16(), registry_message(&body)));
+            }
+            if !status.is_success() {
+                return Err(Self::status_error(&ctx, resp).await);
+            }
+            let challenged = self.state().schemes.contains_key(api_host(registry));
+            Ok(if challenged {
+                LoginCheck::Verified
+            } else {
+                LoginCheck::NotRequired
+            })
+        })
+    }
+
     /// The size of a blob if the repository has it.
     pub fn head_blob(&self, repo: &RepoRef, digest: &Digest) -> Result<Option<u64>, RegistryError> {
         Self::check_repo(repo)?;
@@ -903,7 +966,9 @@ impl Client {
     }
 
     /// Uploads a blob (no existence check), streaming it from `source`, monolithically or in
-    /// chunks as configured. The whole upload is started over when it fails in a retryable way.
+    /// chunks as configured. A chunk that fails in a retryable way is sent again from where the
+    /// registry's upload status says it got to; when the registry cannot say (or for a
+    /// monolithic upload), the whole upload is started over.
     pub fn upload_blob(
         &self,
         repo: &RepoRef,
@@ -1000,6 +1065,7 @@ impl Client {
             UploadMode::Monolithic => None,
             UploadMode::Chunked { chunk_size } => Some(chunk_size.max(1)),
         };
+        let max_resumes = self.config.retry.max_attempts.max(1);
         if let Some(chunk_size) = chunk_size {
             let mut offset = 0u64;
             while offset < size {
@@ -1015,23 +1081,52 @@ impl Client {
                         format!("the source has fewer than the {size} bytes announced"),
                     )));
                 }
-                let range = format!("{offset}-{}", offset + len - 1);
-                let url = location.clone();
-                // A chunk is not re-sent by `send` retries: a partly received PATCH would make
-                // the offsets disagree. The whole upload is restarted instead.
-                let resp = self
-                    .send_once(ctx, scopes, &|h, _| {
-                        Ok(h.patch(url.clone())
-                            .header(CONTENT_TYPE, "application/octet-stream")
-                            .header("content-range", range.clone())
-                            .header(CONTENT_LENGTH, len.to_string())
-                            .body(buf.clone()))
-                    })
-                    .await?;
-                if resp.status() != StatusCode::ACCEPTED {
-                    return Err(Self::status_error(ctx, resp).await);
+                // The part of the chunk the registry still needs: all of it, unless a failed
+                // PATCH got some of it there (the registry's upload status says so).
+                let mut sent = 0u64;
+                let mut resumes = 0;
+                while sent < len {
+                    let range = format!("{}-{}", offset + sent, offset + len - 1);
+                    let body = buf
+                        .get(usize::try_from(sent).unwrap_or(usize::MAX)..)
+                        .unwrap_or_default()
+                        .to_vec();
+                    let url = location.clone();
+                    // Not retried by `send`: a partly received PATCH would make the offsets
+                    // disagree. After a failure the upload's status tells where to go on from.
+                    let outcome = self
+                        .send_once(ctx, scopes, &|h, _| {
+                            Ok(h.patch(url.clone())
+                                .header(CONTENT_TYPE, "application/octet-stream")
+                                .header("content-range", range.clone())
+                                .header(CONTENT_LENGTH, body.len().to_string())
+                                .body(body.clone()))
+                        })
+                        .await;
+                    let err = match outcome {
+                        Ok(resp) if resp.status() == StatusCode::ACCEPTED => {
+                            location = upload_location(&conn.base, ctx, resp.headers())?;
+                            sent = len;
+                            continue;
+                        }
+                        Ok(resp) => Self::status_error(ctx, resp).await,
+                        Err(e) => e,
+                    };
+                    resumes += 1;
+                    if resumes >= max_resumes || !upload_retryable(&err) {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(self.config.retry.delay(resumes, None)).await;
+                    // Resumed where the registry is, when that is inside this chunk; anything
+                    // else (an upload the registry no longer knows) starts the blob over.
+                    match self.upload_status(ctx, scopes, &conn.base, &location).await {
+                        Some((at, next)) if at >= offset && at <= offset + len => {
+                            sent = at - offset;
+                            location = next;
+                        }
+                        _ => return Err(err),
+                    }
                 }
-                location = upload_location(&conn.base, ctx, resp.headers())?;
                 offset += len;
             }
             location
@@ -1064,6 +1159,40 @@ impl Client {
             })
             .await?;
         self.finish_upload(ctx, digest, resp).await
+    }
+
+    /// Where an upload session is (`GET` on its location, `Range: 0-<last byte>`): the offset
+    /// the next chunk starts at and the location to send it to; `None` when the registry does
+    /// not say (the session is gone, or the answer is unusable).
+    async fn upload_status(
+        &self,
+        ctx: &Ctx<'_>,
+        scopes: &[Scope],
+        base: &Url,
+        location: &Url,
+    ) -> Option<(u64, Url)> {
+        let url = location.clone();
+        let resp = self
+            .send(ctx, scopes, &|h, _| Ok(h.get(url.clone())))
+            .await
+            .ok()?;
+        if resp.status() != StatusCode::NO_CONTENT {
+            return None;
+        }
+        let next = upload_location(base, ctx, resp.headers()).ok()?;
+        // Distribution answers `0-0` for both an empty session and one byte: taken as empty,
+        // and a wrong guess fails the next PATCH, which starts the blob over.
+        let at = match header_str(resp.headers(), "range") {
+            None => 0,
+            Some(r) => {
+                let (_, end) = r.trim().split_once('-')?;
+                match end.trim().parse::<u64>().ok()? {
+                    0 => 0,
+                    end => end + 1,
+                }
+            }
+        };
+        Some((at, next))
     }
 
     async fn finish_upload(

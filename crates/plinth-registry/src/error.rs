@@ -39,6 +39,16 @@ pub enum RegistryError {
         message: String,
     },
     #[error(
+        "{registry}: login as {username:?}: authentication failed (HTTP {status}){}",
+        detail(message)
+    )]
+    LoginFailed {
+        registry: String,
+        username: String,
+        status: u16,
+        message: String,
+    },
+    #[error(
         "{registry}: TLS certificate verification failed: {message}; put the registry's CA certificate in {ca_hint} or list the host as insecure"
     )]
     TlsVerification {
@@ -117,9 +127,9 @@ impl RegistryError {
     /// The HTTP status, for errors that come from a registry response.
     pub fn status(&self) -> Option<u16> {
         match self {
-            RegistryError::Status { status, .. } | RegistryError::Unauthorized { status, .. } => {
-                Some(*status)
-            }
+            RegistryError::Status { status, .. }
+            | RegistryError::Unauthorized { status, .. }
+            | RegistryError::LoginFailed { status, .. } => Some(*status),
             RegistryError::NotFound { .. } => Some(404),
             _ => None,
         }

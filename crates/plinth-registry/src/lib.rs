@@ -18,14 +18,18 @@ pub mod reference;
 pub mod store;
 
 pub use client::{
-    BlobPush, BlobSource, BytesSource, Client, ClientConfig, FileSource, MANIFEST_MEDIA_TYPES,
-    ManifestInfo, RawManifest, RetryPolicy, UploadMode,
+    BlobPush, BlobSource, BytesSource, Client, ClientConfig, FileSource, LoginCheck,
+    MANIFEST_MEDIA_TYPES, ManifestInfo, RawManifest, RetryPolicy, UploadMode,
 };
 pub use copy::CopyReport;
-pub use credentials::{Auth, Credentials, CredentialsError};
+pub use credentials::{
+    Auth, Credentials, CredentialsError, Erased, SavedIn, docker_config_path, erase_login,
+    login_registry, save_login,
+};
 pub use error::RegistryError;
 pub use plinth_oci::Digest;
 pub use reference::{RemoteRef, RepoRef};
 pub use store::{
-    PullReport, PushOptions, PushReport, TransferError, pull_to_store, push_from_store,
+    PullReport, PushOptions, PushReport, TransferError, check_immutable_tags, pull_to_store,
+    push_from_store, stored_image,
 };

@@ -79,6 +79,11 @@ pub struct PushOptions {
     pub immutable_tags: Vec<String>,
     /// How many blobs are uploaded at once (at least one).
     pub jobs: usize,
+    /// More tags of the same repository to point at the image, after the destination's own.
+    pub extra_tags: Vec<String>,
+    /// A repository of the same registry that probably has many of the blobs (a parent image's):
+    /// blobs missing from the destination are mounted from it when it has them.
+    pub mount_from: Option<RepoRef>,
 }
 
 impl Default for PushOptions {
@@ -86,8 +91,38 @@ impl Default for PushOptions {
         PushOptions {
             immutable_tags: Vec::new(),
             jobs: 4,
+            extra_tags: Vec::new(),
+            mount_from: None,
         }
     }
+}
+
+/// Checks that none of `tags` of `repo` names another image than `local` on the registry (a tag
+/// the registry does not have is fine): the check [`push_from_store`] makes before it writes.
+pub fn check_immutable_tags(
+    client: &Client,
+    repo: &RepoRef,
+    tags: &[String],
+    local: &Digest,
+) -> Result<(), TransferError> {
+    for tag in tags {
+        let Some(info) = client.head_manifest(repo, tag)? else {
+            continue;
+        };
+        let remote = match info.digest {
+            Some(d) => d,
+            None => client.get_manifest(repo, tag)?.digest,
+        };
+        if &remote != local {
+            return Err(TransferError::TagMoved {
+                repo: repo.to_string(),
+                tag: tag.clone(),
+                remote,
+                local: local.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What a push did: the same counts as a registry-to-registry copy.
@@ -169,6 +204,47 @@ fn choose<'a>(index: &'a Index, platform: &Platform) -> Option<&'a Descriptor> {
             [only] if only.platform.is_none() => Some(only),
             _ => None,
         })
+}
+
+/// The image manifest for `platform` that `digest` (a manifest or an index) names, when the store
+/// has all of it (the manifest, its config and layers), without asking a registry: what a pull
+/// by digest stored before. `Ok(None)` when something is missing.
+pub fn stored_image(
+    store: &Store,
+    digest: &Digest,
+    platform: &Platform,
+) -> Result<Option<Descriptor>, StoreError> {
+    let mut digest = digest.clone();
+    for _ in 0..=MAX_DEPTH {
+        if !store.has_blob(&digest) {
+            return Ok(None);
+        }
+        let bytes = store.read_blob(&digest)?;
+        match kind("", &bytes) {
+            Some(Kind::Index) => {
+                let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
+                    return Ok(None);
+                };
+                let Some(child) = choose(&index, platform) else {
+                    return Ok(None);
+                };
+                digest = child.digest.clone();
+            }
+            Some(Kind::Manifest) => {
+                let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else {
+                    return Ok(None);
+                };
+                let complete = std::iter::once(&m.config)
+                    .chain(&m.layers)
+                    .all(|b| foreign(&b.media_type) || store.has_blob(&b.digest));
+                return Ok(complete.then(|| {
+                    Descriptor::new(media_type_of("", &bytes), digest, bytes.len() as u64)
+                }));
+            }
+            None => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 /// Pulls `remote` into `store`. For an index, the manifest matching `platform` is followed (the
@@ -326,8 +402,9 @@ fn collect(
 /// `dest`. First every tag of `options.immutable_tags` is checked: if the registry has it at
 /// another digest, nothing is written. Then the blobs of every manifest are pushed (skipped when
 /// present; up to `options.jobs` at once; each is verified against its digest as it is read),
-/// then child manifests by digest, then the top one under `dest`'s tag (or digest), all with
-/// their stored bytes, so the digests are the local ones. A failed blob leaves no manifest.
+/// then child manifests by digest, then the top one under `dest`'s tag (or digest) and then each
+/// of `options.extra_tags`, all with their stored bytes, so the digests are the local ones. A
+/// failed blob leaves no manifest.
 pub fn push_from_store(
     client: &Client,
     store: &Store,
@@ -336,23 +413,7 @@ pub fn push_from_store(
     options: &PushOptions,
 ) -> Result<PushReport, TransferError> {
     let repo = &dest.repo;
-    for tag in &options.immutable_tags {
-        let Some(info) = client.head_manifest(repo, tag)? else {
-            continue;
-        };
-        let remote = match info.digest {
-            Some(d) => d,
-            None => client.get_manifest(repo, tag)?.digest,
-        };
-        if remote != local.digest {
-            return Err(TransferError::TagMoved {
-                repo: repo.to_string(),
-                tag: tag.clone(),
-                remote,
-                local: local.digest.clone(),
-            });
-        }
-    }
+    check_immutable_tags(client, repo, &options.immutable_tags, &local.digest)?;
 
     let mut manifests = Vec::new();
     let mut blobs = BTreeMap::new();
@@ -364,7 +425,11 @@ pub fn push_from_store(
         blobs_mounted: 0,
         blobs_uploaded: 0,
     };
-    for outcome in push_blobs(client, store, repo, &blobs, options.jobs)? {
+    let mount_from = options
+        .mount_from
+        .as_ref()
+        .filter(|m| m.registry == repo.registry);
+    for outcome in push_blobs(client, store, repo, &blobs, options.jobs, mount_from)? {
         match outcome {
             BlobPush::Existed => report.blobs_existed += 1,
             BlobPush::Mounted => report.blobs_mounted += 1,
@@ -389,6 +454,11 @@ pub fn push_from_store(
     }
     client.put_manifest(repo, &dest.reference, &top.bytes, &top.media_type)?;
     report.manifests += 1;
+    for tag in &options.extra_tags {
+        if tag != &dest.reference {
+            client.put_manifest(repo, tag, &top.bytes, &top.media_type)?;
+        }
+    }
     Ok(report)
 }
 
@@ -400,6 +470,7 @@ fn push_blobs(
     repo: &RepoRef,
     blobs: &BTreeMap<Digest, u64>,
     jobs: usize,
+    mount_from: Option<&RepoRef>,
 ) -> Result<Vec<BlobPush>, TransferError> {
     let queue = Mutex::new(blobs.iter());
     let failed = AtomicBool::new(false);
@@ -421,7 +492,7 @@ fn push_blobs(
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
             };
             let r = client
-                .push_blob(repo, digest, size, &source, None)
+                .push_blob(repo, digest, size, &source, mount_from)
                 .map_err(|source| TransferError::PushBlob {
                     digest: digest.clone(),
                     source: Box::new(source),

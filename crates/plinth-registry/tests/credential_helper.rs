@@ -8,8 +8,9 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use common::{Image, Options, Registry, config};
+use common::{Image, RegistryExt, config};
 use plinth_registry::{Auth, Client, Credentials, RegistryError};
+use plinth_testkit::{Options, Registry};
 
 const CHILD_ENV: &str = "PLINTH_REGISTRY_HELPER_CHILD";
 
@@ -64,11 +65,8 @@ fn helper_child() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
     }
-    let reg = Registry::start(Options {
-        htpasswd: Some(("bob", "helper-pw")),
-        tls: true,
-    });
-    let certs = reg.certs_dir();
+    let reg = Registry::start(Options::htpasswd("bob", "helper-pw").with_tls()).unwrap();
+    let certs = reg.certs_dir().unwrap();
     let d = tempfile::tempdir().unwrap();
     let cfg = d.path().join("config.json");
     std::fs::write(

@@ -4,16 +4,18 @@
 
 mod common;
 
-use common::{Image, OCI_MANIFEST, Options, Registry, config, skopeo_digest};
+use common::{Image, OCI_MANIFEST, RegistryExt, config};
 use plinth_registry::{
     BlobPush, BytesSource, Client, Credentials, Digest, FileSource, RegistryError, UploadMode,
 };
+use plinth_testkit::{Options, Registry};
+
+fn skopeo_digest(reference: &str, extra: &[&str]) -> String {
+    plinth_testkit::skopeo_digest(reference, extra).expect("skopeo inspect")
+}
 
 fn plain() -> Registry {
-    Registry::start(Options {
-        htpasswd: None,
-        tls: false,
-    })
+    Registry::plain().expect("registry")
 }
 
 #[test]
@@ -201,16 +203,13 @@ fn chunked_upload_from_a_file() {
 }
 
 fn tls_basic() -> Registry {
-    Registry::start(Options {
-        htpasswd: Some(("alice", "s3cret-pw")),
-        tls: true,
-    })
+    Registry::start(Options::htpasswd("alice", "s3cret-pw").with_tls()).expect("registry")
 }
 
 #[test]
 fn basic_auth_over_tls_with_certs_dir() {
     let reg = tls_basic();
-    let certs = reg.certs_dir();
+    let certs = reg.certs_dir().unwrap();
     let client = Client::new(config(
         Credentials::Static {
             username: "alice".into(),
@@ -266,7 +265,7 @@ fn basic_auth_over_tls_with_certs_dir() {
 #[test]
 fn wrong_password_is_a_clear_error_without_the_password() {
     let reg = tls_basic();
-    let certs = reg.certs_dir();
+    let certs = reg.certs_dir().unwrap();
     let client = Client::new(config(
         Credentials::Static {
             username: "alice".into(),

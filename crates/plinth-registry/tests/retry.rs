@@ -3,28 +3,26 @@
 
 mod common;
 
-use common::{Fault, FaultProxy, Image, Options, Registry, config};
+use common::{Image, RegistryExt, config};
+use plinth_testkit::{Fault, FaultProxy, Registry, Rule};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use plinth_registry::{Client, Credentials, RepoRef, UploadMode};
 
 fn registry() -> Registry {
-    Registry::start(Options {
-        htpasswd: None,
-        tls: false,
-    })
+    Registry::plain().expect("registry")
 }
 
 #[test]
 fn transient_failures_are_retried() {
     let reg = registry();
     for fault in [
-        Fault::Status("503 Service Unavailable"),
-        Fault::Status("429 Too Many Requests"),
+        Fault::status("503 Service Unavailable"),
+        Fault::status("429 Too Many Requests"),
         Fault::Drop,
     ] {
         // The policy allows 3 attempts: 2 spoiled connections are survivable.
-        let proxy = FaultProxy::start(reg.port, 2, fault);
+        let proxy = FaultProxy::start(reg.port, Rule::new(fault, 2)).unwrap();
         let client = Client::new(config(Credentials::Anonymous, None)).unwrap();
         let repo = RepoRef::new(proxy.host.clone(), "retry/app");
         let img = Image::new("retry");
@@ -49,7 +47,11 @@ fn transient_failures_are_retried() {
 #[test]
 fn persistent_failures_are_reported_after_the_last_attempt() {
     let reg = registry();
-    let proxy = FaultProxy::start(reg.port, 100, Fault::Status("503 Service Unavailable"));
+    let proxy = FaultProxy::start(
+        reg.port,
+        Rule::new(Fault::status("503 Service Unavailable"), 100),
+    )
+    .unwrap();
     let client = Client::new(config(Credentials::Anonymous, None)).unwrap();
     let e = client.ping(&proxy.host).unwrap_err();
     assert_eq!(e.status(), Some(503), "{e}");
@@ -60,7 +62,7 @@ fn persistent_failures_are_reported_after_the_last_attempt() {
         "exactly max_attempts requests were made"
     );
 
-    let proxy = FaultProxy::start(reg.port, 100, Fault::Drop);
+    let proxy = FaultProxy::start(reg.port, Rule::new(Fault::Drop, 100)).unwrap();
     let e = client.ping(&proxy.host).unwrap_err();
     assert_eq!(e.status(), None, "{e}");
     assert_eq!(
@@ -71,15 +73,22 @@ fn persistent_failures_are_reported_after_the_last_attempt() {
 }
 
 #[test]
-fn failed_uploads_start_over_with_the_source_reopened() {
+fn failed_uploads_resume_or_start_over_with_the_source_reopened() {
     let reg = registry();
     let data: Vec<u8> = (0..3000u32).map(|i| (i % 241) as u8).collect();
     let d = plinth_registry::Digest::of(&data);
-    for (mode, method) in [
-        (UploadMode::Monolithic, "PUT "),
-        (UploadMode::Chunked { chunk_size: 1000 }, "PATCH "),
+    // A monolithic upload starts over (the source is opened once per attempt); a chunked one
+    // asks the registry where the upload is and sends the failed chunk again, from the same
+    // open source.
+    for (mode, method, opens) in [
+        (UploadMode::Monolithic, "PUT ", 3),
+        (UploadMode::Chunked { chunk_size: 1000 }, "PATCH ", 1),
     ] {
-        let proxy = FaultProxy::start_for(reg.port, 2, Fault::Status("502 Bad Gateway"), method);
+        let proxy = FaultProxy::start(
+            reg.port,
+            Rule::new(Fault::status("502 Bad Gateway"), 2).method(method),
+        )
+        .unwrap();
         let mut cfg = config(Credentials::Anonymous, None);
         cfg.upload = mode;
         let client = Client::new(cfg).unwrap();
@@ -96,13 +105,37 @@ fn failed_uploads_start_over_with_the_source_reopened() {
             .upload_blob(&repo, &d, data.len() as u64, &source)
             .unwrap();
         assert_eq!(proxy.spoiled(), 2, "{method}");
-        assert_eq!(
-            opened.load(Ordering::SeqCst),
-            3,
-            "one open per attempt ({method})"
-        );
+        assert_eq!(opened.load(Ordering::SeqCst), opens, "{method}");
         let mut out = Vec::new();
         client.get_blob(&repo, &d, &mut out).unwrap();
         assert_eq!(out, data);
     }
+}
+
+#[test]
+fn a_chunked_upload_cut_mid_chunk_still_completes() {
+    let reg = registry();
+    let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let d = plinth_registry::Digest::of(&data);
+    // The second PATCH is cut after 300 of its 1000 bytes: the registry may keep them (then the
+    // session cannot go on and the blob starts over) or not (then the chunk is sent again).
+    let proxy = FaultProxy::start(
+        reg.port,
+        Rule::new(Fault::CutAfter(300), 1).method("PATCH "),
+    )
+    .unwrap();
+    let mut cfg = config(Credentials::Anonymous, None);
+    cfg.upload = UploadMode::Chunked { chunk_size: 1000 };
+    let client = Client::new(cfg).unwrap();
+    let repo = RepoRef::new(proxy.host.clone(), "resume/cut");
+    let source = || Ok::<_, std::io::Error>(std::io::Cursor::new(data.clone()));
+    client
+        .upload_blob(&repo, &d, data.len() as u64, &source)
+        .unwrap();
+    assert_eq!(proxy.spoiled(), 1);
+    let mut out = Vec::new();
+    client
+        .get_blob(&reg.repo("resume/cut"), &d, &mut out)
+        .unwrap();
+    assert_eq!(out, data);
 }

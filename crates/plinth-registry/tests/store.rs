@@ -7,7 +7,7 @@ mod common;
 use std::io::Write;
 use std::process::Command;
 
-use common::{Options, Registry, config, run, skopeo_digest};
+use common::config;
 use plinth_oci::store::{Store, default_platform};
 use plinth_oci::types::media;
 use plinth_oci::{Descriptor, ImageConfig, Index, Manifest, Platform, RootFs};
@@ -15,12 +15,10 @@ use plinth_registry::{
     Client, Credentials, Digest, PushOptions, RemoteRef, TransferError, pull_to_store,
     push_from_store,
 };
+use plinth_testkit::{Registry, run, skopeo_digest};
 
 fn plain() -> Registry {
-    Registry::start(Options {
-        htpasswd: None,
-        tls: false,
-    })
+    Registry::plain().expect("registry")
 }
 
 fn client() -> Client {
@@ -104,7 +102,7 @@ fn push_then_skopeo_then_pull_into_a_fresh_store() {
     let reference = format!("{}/t/app:1", reg.host);
     assert_eq!(skopeo_raw(&reference), store.read_blob(&m.digest).unwrap());
     assert_eq!(
-        skopeo_digest(&reference, &["--tls-verify=false"]),
+        skopeo_digest(&reference, &["--tls-verify=false"]).unwrap(),
         m.digest.to_string()
     );
 
@@ -173,8 +171,8 @@ fn index_is_pushed_whole_and_pulled_for_one_platform() {
         &top,
         &dest,
         &PushOptions {
-            immutable_tags: Vec::new(),
             jobs: 3,
+            ..PushOptions::default()
         },
     )
     .unwrap();
@@ -230,8 +228,10 @@ fn pull_an_image_skopeo_pushed() {
         "--dest-tls-verify=false",
         &format!("oci:{}:sk:1", dir.path().join("src").display()),
         &format!("docker://{}/s/sk:2", reg.host),
-    ]));
-    let remote_digest = skopeo_digest(&format!("{}/s/sk:2", reg.host), &["--tls-verify=false"]);
+    ]))
+    .unwrap();
+    let remote_digest =
+        skopeo_digest(&format!("{}/s/sk:2", reg.host), &["--tls-verify=false"]).unwrap();
 
     let fresh = Store::init(dir.path().join("b")).unwrap();
     let pulled = pull_to_store(
@@ -266,6 +266,7 @@ fn an_immutable_tag_does_not_move_and_nothing_is_written() {
     let immutable = PushOptions {
         immutable_tags: vec!["1.0.0".to_string()],
         jobs: 2,
+        ..PushOptions::default()
     };
     push_from_store(&client, &store, &first, &dest, &immutable).unwrap();
     // The same digest again is fine.

@@ -80,12 +80,24 @@ pub enum Command {
     ///
     /// Example: plinth pull registry.example.com/team/app:1.0
     Pull(crate::registry::PullArgs),
-    /// Upload a store image to a registry, keeping its digest.
+    /// Upload family images, or one store image, to a registry, keeping their digests.
     ///
-    /// Blobs the registry has are skipped, the others are uploaded in parallel (-j), then the
-    /// manifests are pushed exactly as stored, so the digest on the registry is the one `plinth
-    /// images` shows. With --immutable the push fails, before uploading anything, if DEST's tag
-    /// already names another digest. The digest goes to stdout.
+    /// In a family repository, `plinth push [NAME...]` pushes the images built for the current
+    /// commit (default: all; family parents first, also when only a child is named) with every
+    /// tag the build gave them: the unique tag, the version tags and `latest`. The unique tag and
+    /// the full-version tags (1.2.3, 1.2.3-bookworm) never move: if the registry has one at
+    /// another digest, nothing is pushed. 1.2, 1 and latest move. stdout: one line per image,
+    /// `NAME DIGEST REFERENCE...`.
+    ///
+    /// `plinth push SRC DEST` pushes one store image; with --immutable it fails, before uploading
+    /// anything, if DEST's tag already names another digest. The digest goes to stdout.
+    ///
+    /// Blobs the registry has are skipped, blobs of a parent image are mounted from its
+    /// repository, the others are uploaded in parallel (-j); manifests are pushed exactly as
+    /// stored, after all their blobs, so the digest on the registry is the one `plinth images`
+    /// shows.
+    ///
+    /// Example, a family: plinth push
     ///
     /// Example: plinth push app:1.0 registry.example.com/team/app:1.0 --immutable
     Push(crate::registry::PushArgs),
@@ -97,6 +109,23 @@ pub enum Command {
     ///
     /// Example: plinth copy registry.example.com/team/app:1.0 mirror.example.com/app:1.0
     Copy(crate::registry::CopyArgs),
+    /// Log in to a registry and save the credentials where Docker keeps them.
+    ///
+    /// The user name and password are checked against the registry first (as `docker login`
+    /// does) and saved only when it accepts them: in Docker's config.json ($DOCKER_CONFIG, or
+    /// ~/.docker), or in the credential helper it names (credsStore, credHelpers). `plinth
+    /// pull`, `push` and `copy`, Docker and skopeo then use them. REGISTRY is docker.io unless
+    /// given. The password is asked for without echo, or read from stdin with --password-stdin.
+    ///
+    /// Example: echo "$TOKEN" | plinth login registry.example.com -u ci --password-stdin
+    Login(crate::login::LoginArgs),
+    /// Remove the saved login for a registry (docker.io unless given).
+    ///
+    /// The registry's entries of Docker's config.json are removed, and its credential helper, if
+    /// any, is asked to erase them. Not being logged in is not an error.
+    ///
+    /// Example: plinth logout registry.example.com
+    Logout(crate::login::LogoutArgs),
     /// Run a command in a container of a store image (in plinth's sandbox; needs root).
     ///
     /// Example: plinth run --rm app:1.0 sh -c 'id && ls /app'
@@ -209,6 +238,15 @@ pub struct BuildArgs {
     /// Name and tag of the image (repeatable), e.g. -t app:1.0 -t registry.example.com/team/app:1.0.
     #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
     pub tags: Vec<String>,
+
+    /// When images that FROM and COPY --from name are pulled from their registry: missing
+    /// (those the store does not have), always (every one named by tag, for the registry's
+    /// current image) or never (offline: the store must have them).
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "missing")]
+    pub pull: crate::registry::PullPolicy,
+
+    #[command(flatten)]
+    pub registry: crate::registry::RegistryOpts,
 
     /// Set a build argument declared with ARG (repeatable). `--build-arg K` takes K from the environment.
     #[arg(long = "build-arg", value_name = "K=V")]
@@ -373,6 +411,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Pull(args) => crate::registry::pull(&store_path, args),
         Command::Push(args) => crate::registry::push(&store_path, args),
         Command::Copy(args) => crate::registry::copy(args),
+        Command::Login(args) => crate::login::login(args),
+        Command::Logout(args) => crate::login::logout(args),
         Command::Images(args) => {
             let store = open_store(&store_path)?;
             render::images(&store.list_images()?, args.format)?;
@@ -590,6 +630,7 @@ pub(crate) fn shared_options(
         named_contexts: Default::default(),
         metadata: Default::default(),
         immutable_tags: Vec::new(),
+        pull: crate::registry::build_pull(args.pull, &args.registry)?,
     })
 }
 

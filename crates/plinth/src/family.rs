@@ -449,3 +449,216 @@ fn default_jobs() -> usize {
         .map(|n| n.get())
         .unwrap_or(1)
 }
+
+/// One image of a family push, resolved in the store.
+struct PushPlan {
+    name: String,
+    repo: plinth_registry::RepoRef,
+    local: plinth_oci::Descriptor,
+    /// The tags to point at it: the unique one first.
+    tags: Vec<String>,
+    /// The tags that must not move on the registry.
+    immutable: Vec<String>,
+    /// The repository of its first family parent (blobs are mounted from there).
+    parent_repo: Option<plinth_registry::RepoRef>,
+}
+
+/// `repository:tag` split at the tag's colon (the last one after the last slash).
+fn split_tag(reference: &str) -> Option<(&str, &str)> {
+    let slash = reference.rfind('/').map_or(0, |i| i + 1);
+    let colon = slash + reference[slash..].rfind(':')?;
+    Some((&reference[..colon], &reference[colon + 1..]))
+}
+
+/// `plinth push [NAME...]` in a family repository: every selected image (with its family
+/// ancestors), parent-first, with every tag the build gave it.
+pub fn push(
+    store_path: &Path,
+    project: Project,
+    args: &crate::registry::PushArgs,
+) -> Result<ExitCode> {
+    let images = project
+        .family_images()
+        .map_err(|e| UsageError(format!("error: {e}")))?;
+    let Some(family) = project.file.family.clone() else {
+        return Err(UsageError(format!(
+            "error: {}: there is no [family] table, so there are no family images to push (give SRC DEST to push one store image)",
+            project.path.display()
+        ))
+        .into());
+    };
+    if args.immutable {
+        return Err(UsageError(
+            "error: --immutable is for `plinth push SRC DEST`: a family's unique and full-version tags are immutable already (plinth.toml immutable-version-tags)".to_string(),
+        )
+        .into());
+    }
+    let graph = graph_of(&project, &images)?;
+    let wanted: Vec<&str> = if args.targets.is_empty() {
+        graph.order()
+    } else {
+        args.targets.iter().map(String::as_str).collect()
+    };
+    let selected = graph
+        .select(
+            &wanted,
+            Selection {
+                dependents: WithDependents::No,
+            },
+        )
+        .map_err(|e| UsageError(format!("error: {e}")))?;
+    // Every tag a build of this commit may have given (version tags included, as with
+    // --release-tags): only those the store has at the image's unique tag's digest are pushed.
+    let facts = facts(&project, &family, true)?;
+    let plan = plan(&PlanInput {
+        family: &family,
+        project_dir: project.dir(),
+        graph: &graph,
+        selected: &selected,
+        tags: &facts.tags,
+        git: facts.git.as_ref(),
+        ci: facts.ci.as_ref(),
+        epoch: 0,
+    })
+    .map_err(|e| UsageError(format!("error: {}: {e}", project.path.display())))?;
+    let store = open_store(store_path)?;
+    let full_version: Vec<&str> = if family.version_tags_immutable() {
+        facts.tags.full_version()
+    } else {
+        Vec::new()
+    };
+
+    let mut pushes: Vec<PushPlan> = Vec::new();
+    let mut missing = Vec::new();
+    for image in &plan {
+        let local = match store.resolve(&image.unique) {
+            Ok(r) => r.descriptor,
+            Err(plinth_oci::store::StoreError::NotFound { .. }) => {
+                missing.push(format!("{} ({})", image.name, image.unique));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut tags = Vec::new();
+        for reference in &image.references {
+            let Some((_, tag)) = split_tag(reference) else {
+                continue;
+            };
+            match store.resolve(reference) {
+                Ok(r) if r.descriptor.digest == local.digest => tags.push(tag.to_string()),
+                Ok(r) => eprintln!(
+                    "{} | not pushing tag {tag}: in the store it names another image ({}), built after this commit's",
+                    image.name, r.descriptor.digest
+                ),
+                Err(_) => {}
+            }
+        }
+        let mut immutable: Vec<String> = image
+            .immutable
+            .iter()
+            .filter_map(|r| split_tag(r).map(|(_, t)| t.to_string()))
+            .collect();
+        immutable.extend(
+            tags.iter()
+                .filter(|t| full_version.contains(&t.as_str()))
+                .cloned(),
+        );
+        let parent_repo = image.parent_refs.first().and_then(|(_, parent)| {
+            plan.iter()
+                .find(|p| &p.name == parent)
+                .map(|p| plinth_registry::RepoRef::from_name(&p.repository))
+        });
+        pushes.push(PushPlan {
+            name: image.name.clone(),
+            repo: plinth_registry::RepoRef::from_name(&image.repository),
+            local,
+            tags,
+            immutable,
+            parent_repo,
+        });
+    }
+    if !missing.is_empty() {
+        return Err(anyhow::anyhow!(
+            "not built for this commit (no unique tag in the store {}): {}; run `plinth build` first",
+            store_path.display(),
+            missing.join(", ")
+        ));
+    }
+    let client = crate::registry::client(&args.registry)?;
+    // Every immutable tag of every image is checked before anything is written.
+    let mut moved = Vec::new();
+    for p in &pushes {
+        match plinth_registry::check_immutable_tags(&client, &p.repo, &p.immutable, &p.local.digest)
+        {
+            Ok(()) => {}
+            Err(e @ plinth_registry::TransferError::TagMoved { .. }) => moved.push(e.to_string()),
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("checking the tags of {}", p.repo))
+                );
+            }
+        }
+    }
+    if !moved.is_empty() {
+        return Err(anyhow::anyhow!(
+            "{}\nnothing was pushed: a released tag names another image on the registry; bump the family version in {} (or set immutable-version-tags = false to let full-version tags move)",
+            moved.join("\n"),
+            project.path.display()
+        ));
+    }
+    eprintln!(
+        "pushing {} image{} of family {} ({})",
+        pushes.len(),
+        if pushes.len() == 1 { "" } else { "s" },
+        family.name,
+        pushes
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let started = Instant::now();
+    for p in &pushes {
+        let Some((first, rest)) = p.tags.split_first() else {
+            continue;
+        };
+        let report = plinth_registry::push_from_store(
+            &client,
+            &store,
+            &p.local,
+            &plinth_registry::RemoteRef {
+                repo: p.repo.clone(),
+                reference: first.clone(),
+            },
+            &plinth_registry::PushOptions {
+                immutable_tags: p.immutable.clone(),
+                jobs: args.jobs,
+                extra_tags: rest.to_vec(),
+                mount_from: p.parent_repo.clone(),
+            },
+        )
+        .with_context(|| format!("pushing {} to {}", p.name, p.repo))?;
+        eprintln!(
+            "{} | pushed {} to {} ({} blobs uploaded, {} mounted, {} already there; tags {})",
+            p.name,
+            p.local.digest,
+            p.repo,
+            report.blobs_uploaded,
+            report.blobs_mounted,
+            report.blobs_existed,
+            p.tags.join(" ")
+        );
+        println!(
+            "{} {} {}",
+            p.name,
+            p.local.digest,
+            p.tags
+                .iter()
+                .map(|t| format!("{}:{t}", p.repo))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    eprintln!("pushed in {:.2}s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}

@@ -5,6 +5,7 @@
 
 mod cli;
 mod family;
+mod login;
 mod new;
 mod pin;
 mod registry;

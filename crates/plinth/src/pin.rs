@@ -33,15 +33,18 @@ Only the image word changes; comments, continuation lines, --platform, AS names 
 stay as they are. A reference without a tag gets its tag written out (debian becomes
 debian:latest@sha256:...), so --update can resolve it again later.
 
-Digests come from the store (--store): put external images there first with `plinth load` (an
-archive from `docker save` or skopeo) or `plinth build -t NAME:TAG`. An image missing from the
-store is an error naming the Dockerfile and line, and no file is changed.
+Digests come from the store (--store; put external images there with `plinth pull`, `plinth
+load` or `plinth build -t NAME:TAG`), or with --from registry from the registries themselves (a
+HEAD request per image; a multi-platform image is pinned to its index, so every platform still
+builds). An image that cannot be resolved is an error naming the Dockerfile and line, and no file
+is changed.
 
 Examples:
   plinth pin                       pin every image of the family (plinth.toml [family])
   plinth pin Dockerfile tools/     pin these Dockerfiles (tools/ means tools/Dockerfile)
   plinth pin --check               in CI: exit 1 when a FROM is not pinned (no store needed)
   plinth pin --update              after loading newer images: refresh the pinned digests
+  plinth pin --from registry --update   refresh the pins to what the registries serve now
   plinth pin --check --update      exit 1 when a pinned digest is stale in the store";
 
 #[derive(Debug, Args)]
@@ -64,10 +67,23 @@ pub struct PinArgs {
     /// that are no longer what the tag points to in the store.
     #[arg(long)]
     pub update: bool,
+    /// Where digests come from: the store, or the registries the images name.
+    #[arg(long, value_enum, value_name = "WHERE", default_value_t = DigestSource::Store)]
+    pub from: DigestSource,
+    #[command(flatten)]
+    pub registry: crate::registry::RegistryOpts,
     /// text (one `FILE:LINE: old -> new` line per change, then a summary) or json (an array of
     /// objects: file, line, column, from, to, action, written, reason).
     #[arg(long, value_enum, default_value_t = PinFormat::Text)]
     pub format: PinFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DigestSource {
+    /// The images in the store (--store).
+    Store,
+    /// The registries: what each tag names there now.
+    Registry,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,19 +118,26 @@ pub fn pin(store_path: &Path, args: PinArgs) -> Result<ExitCode> {
     };
     let scan_only = args.check && !args.update;
 
-    let store = if scan_only {
+    let store = if scan_only || args.from == DigestSource::Registry {
         None
     } else {
         Some(open_store(store_path)?)
     };
+    let client = if !scan_only && args.from == DigestSource::Registry {
+        Some(crate::registry::client(&args.registry)?)
+    } else {
+        None
+    };
     let mut answers: BTreeMap<String, ResolveResult> = BTreeMap::new();
     let mut resolve = |reference: &str| -> ResolveResult {
-        let Some(store) = &store else {
-            return Err("the store is not open".into());
+        let answer = |reference: &str| match (&store, &client) {
+            (Some(store), _) => resolve_in_store(store, reference),
+            (None, Some(client)) => resolve_in_registry(client, reference),
+            (None, None) => Err("nothing to resolve with".into()),
         };
         answers
             .entry(reference.to_string())
-            .or_insert_with(|| resolve_in_store(store, reference))
+            .or_insert_with(|| answer(reference))
             .clone()
     };
 
@@ -195,6 +218,28 @@ fn resolve_in_store(store: &Store, reference: &str) -> ResolveResult {
         Ok(r) if r.name.as_deref() == Some(reference) => Ok(Some(r.descriptor.digest)),
         Ok(_) | Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The digest the registry has for `reference` (`name:tag`): a manifest or an index.
+fn resolve_in_registry(client: &plinth_registry::Client, reference: &str) -> ResolveResult {
+    let remote = plinth_registry::RemoteRef::parse(reference).map_err(|e| e.to_string())?;
+    let info = client
+        .head_manifest(&remote.repo, &remote.reference)
+        .map_err(|e| e.to_string())?;
+    match info {
+        None => Err(format!(
+            "{} has no manifest {:?}",
+            remote.repo, remote.reference
+        )),
+        Some(info) => match info.digest {
+            Some(d) => Ok(Some(d)),
+            // A registry that does not say the digest on HEAD: the manifest's bytes tell.
+            None => client
+                .get_manifest(&remote.repo, &remote.reference)
+                .map(|m| Some(m.digest))
+                .map_err(|e| e.to_string()),
+        },
     }
 }
 

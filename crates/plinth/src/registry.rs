@@ -15,7 +15,7 @@ use plinth_registry::{
 use crate::cli::{UsageError, open_store};
 
 /// How to reach registries: TLS, insecure hosts, credentials.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RegistryOpts {
     /// A registry (HOST or HOST:PORT) that may be reached over plain HTTP or whose TLS certificate
     /// is not verified (repeatable). Loopback registries may always use plain HTTP.
@@ -51,14 +51,16 @@ pub struct PullArgs {
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// The store image to push (name:tag, digest or digest prefix).
-    #[arg(value_name = "SRC")]
-    pub source: String,
-    /// Where to: REGISTRY/NAME[:TAG] (`latest` when no tag is given).
-    #[arg(value_name = "DEST")]
-    pub dest: String,
-    /// Fail, before uploading anything, if the registry has DEST's tag at another digest
-    /// (for release tags that must never move).
+    /// In a family repository: the family images to push (default: all; their family parents
+    /// are pushed too). Otherwise SRC DEST: a store image (name:tag, digest or digest prefix)
+    /// and where to (REGISTRY/NAME[:TAG], `latest` when no tag is given).
+    #[arg(value_name = "NAME... | SRC DEST")]
+    pub targets: Vec<String>,
+    /// The project file [default: plinth.toml in the current directory or the nearest parent].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// SRC DEST only: fail, before uploading anything, if the registry has DEST's tag at another
+    /// digest (for release tags that must never move).
     #[arg(long)]
     pub immutable: bool,
     /// Upload up to N blobs at the same time.
@@ -84,7 +86,7 @@ fn remote(what: &str, reference: &str) -> Result<RemoteRef> {
     RemoteRef::parse(reference).map_err(|e| UsageError(format!("error: {what}: {e}")).into())
 }
 
-fn client(opts: &RegistryOpts) -> Result<Client> {
+pub(crate) fn client(opts: &RegistryOpts) -> Result<Client> {
     let credentials = match &opts.creds {
         None => Credentials::DockerConfig { path: None },
         Some(c) => match c.split_once(':') {
@@ -153,39 +155,68 @@ pub fn pull(store_path: &Path, args: PullArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `plinth push SRC DEST`.
+/// `plinth push [NAME...]` (a family) or `plinth push SRC DEST` (one store image): family mode
+/// when a family project is found and every argument names one of its images.
 pub fn push(store_path: &Path, args: PushArgs) -> Result<ExitCode> {
-    let dest = remote("DEST", &args.dest)?;
     if args.jobs == 0 {
         return Err(UsageError("error: --jobs must be at least 1".to_string()).into());
     }
+    let project = crate::family::find_project(args.config.as_deref())?;
+    let family_names: Option<Vec<String>> = match &project {
+        Some(p) if p.file.family.is_some() => Some(
+            p.family_images()
+                .map_err(|e| UsageError(format!("error: {e}")))?
+                .into_iter()
+                .map(|i| i.name)
+                .collect(),
+        ),
+        _ => None,
+    };
+    if let (Some(project), Some(names)) = (project, &family_names)
+        && (args.targets.is_empty() || args.targets.iter().all(|t| names.contains(t)))
+    {
+        return crate::family::push(store_path, project, &args);
+    }
+    let [source, dest] = &args.targets[..] else {
+        return Err(UsageError(match family_names {
+            Some(names) => format!(
+                "error: expected family images (of {}) or SRC DEST, got {:?}",
+                names.join(", "),
+                args.targets
+            ),
+            None => "error: expected SRC DEST (a store image and where to push it); family images are pushed by name in a repository with plinth.toml's [family]".to_string(),
+        })
+        .into());
+    };
+    let dest_ref = remote("DEST", dest)?;
     let store = open_store(store_path)?;
     let local = store
-        .resolve(&args.source)
-        .with_context(|| format!("finding {} in the store", args.source))?
+        .resolve(source)
+        .with_context(|| format!("finding {source} in the store"))?
         .descriptor;
     let client = client(&args.registry)?;
-    let immutable_tags = if args.immutable && dest.reference.parse::<plinth_oci::Digest>().is_err()
-    {
-        vec![dest.reference.clone()]
-    } else {
-        Vec::new()
-    };
+    let immutable_tags =
+        if args.immutable && dest_ref.reference.parse::<plinth_oci::Digest>().is_err() {
+            vec![dest_ref.reference.clone()]
+        } else {
+            Vec::new()
+        };
     eprintln!(
-        "pushing {} ({}) to {}:{}",
-        args.source, local.digest, dest.repo, dest.reference
+        "pushing {source} ({}) to {}:{}",
+        local.digest, dest_ref.repo, dest_ref.reference
     );
     let report = push_from_store(
         &client,
         &store,
         &local,
-        &dest,
+        &dest_ref,
         &PushOptions {
             immutable_tags,
             jobs: args.jobs,
+            ..PushOptions::default()
         },
     )
-    .with_context(|| format!("pushing {} to {}", args.source, args.dest))?;
+    .with_context(|| format!("pushing {source} to {dest}"))?;
     eprintln!(
         "{} blobs uploaded, {} already there, {} manifests",
         report.blobs_uploaded + report.blobs_mounted,
@@ -233,4 +264,81 @@ mod tests {
             assert!(parse_platform(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// `plinth build --pull`: when a build pulls the images its FROMs and `COPY --from`s name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PullPolicy {
+    /// Pull images the store does not have.
+    Missing,
+    /// Pull every image named by tag, so the registry's current one is used.
+    Always,
+    /// Never pull: an image the store does not have is an error (offline builds).
+    Never,
+}
+
+/// A build's [`plinth_build::ImageFetcher`]: pulls with plinth-registry for the host platform.
+struct BuildFetcher {
+    /// Made on the first pull (most builds pull nothing).
+    client: std::sync::OnceLock<Client>,
+    opts: RegistryOpts,
+    policy: PullPolicy,
+}
+
+impl plinth_build::ImageFetcher for BuildFetcher {
+    fn fetch(
+        &self,
+        store: &plinth_oci::store::Store,
+        reference: &str,
+    ) -> Result<plinth_oci::Descriptor, Box<dyn std::error::Error + Send + Sync>> {
+        let remote = RemoteRef::parse(reference)?;
+        let (os, arch) = plinth_build::host_platform();
+        let platform = Platform {
+            architecture: arch.to_string(),
+            os: os.to_string(),
+            variant: None,
+            os_version: None,
+        };
+        // What an earlier pull stored: by digest (an index's platform manifest included), or,
+        // unless every tag is to be pulled again, under the full name (`debian:bookworm` is
+        // stored as docker.io/library/debian:bookworm).
+        if let Ok(digest) = remote.reference.parse::<plinth_oci::Digest>() {
+            if let Some(d) = plinth_registry::stored_image(store, &digest, &platform)? {
+                return Ok(d);
+            }
+        } else if self.policy == PullPolicy::Missing {
+            let full = format!(
+                "{}/{}:{}",
+                remote.repo.registry, remote.repo.repository, remote.reference
+            );
+            if let Ok(r) = store.resolve(&full) {
+                return Ok(r.descriptor);
+            }
+        }
+        let client = match self.client.get() {
+            Some(c) => c,
+            None => {
+                let made = client(&self.opts).map_err(|e| format!("{e:#}"))?;
+                self.client.get_or_init(|| made)
+            }
+        };
+        let report = pull_to_store(client, store, &remote, &platform)?;
+        Ok(report.manifest)
+    }
+}
+
+/// [`plinth_build::BuildOptions::pull`] for `--pull` and the registry flags of a build.
+pub(crate) fn build_pull(policy: PullPolicy, opts: &RegistryOpts) -> Result<plinth_build::Pull> {
+    if policy == PullPolicy::Never {
+        return Ok(plinth_build::Pull::Never);
+    }
+    let fetcher = std::sync::Arc::new(BuildFetcher {
+        client: std::sync::OnceLock::new(),
+        opts: opts.clone(),
+        policy,
+    });
+    Ok(match policy {
+        PullPolicy::Always => plinth_build::Pull::Always(fetcher),
+        _ => plinth_build::Pull::Missing(fetcher),
+    })
 }

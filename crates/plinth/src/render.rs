@@ -197,6 +197,7 @@ impl BuildRenderer {
             BuildEvent::Tagged { name } => writeln!(err, "tagged {name}"),
             BuildEvent::Context { name, message } => writeln!(err, "  [{name}] {message}"),
             BuildEvent::Cached { .. } => writeln!(err, "  cached"),
+            BuildEvent::Pulling { reference } => writeln!(err, "  pulling {reference}"),
             BuildEvent::BaseResolved { reference, digest } => writeln!(
                 err,
                 "  {reference} is {digest} (not pinned: `plinth pin` pins it)"

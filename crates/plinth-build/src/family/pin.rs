@@ -252,8 +252,7 @@ impl fmt::Display for Unresolved {
             None => write!(
                 f,
                 "{path}:{line}: {reference} is not in the store, so there is no digest to pin: \
-                 `plinth load` an archive of it or `plinth build -t {reference}` it first \
-                 (plinth does not pull from registries yet)"
+                 `plinth pull {reference}` first, or pin from the registry (`--from registry`)"
             ),
             Some(e) => write!(f, "{path}:{line}: cannot resolve {reference}: {e}"),
         }
@@ -798,9 +797,9 @@ mod tests {
         check(
             "FROM ext/base:1\nFROM debian:bookworm\nFROM other:2\n",
             "error: Dockerfile:1: ext/base:1 is not in the store, so there is no digest to pin: \
-             `plinth load` an archive of it or `plinth build -t ext/base:1` it first (plinth does not pull from registries yet)\n\
+             `plinth pull ext/base:1` first, or pin from the registry (`--from registry`)\n\
              Dockerfile:3: other:2 is not in the store, so there is no digest to pin: \
-             `plinth load` an archive of it or `plinth build -t other:2` it first (plinth does not pull from registries yet)",
+             `plinth pull other:2` first, or pin from the registry (`--from registry`)",
         );
     }
 

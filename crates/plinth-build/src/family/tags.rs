@@ -168,6 +168,20 @@ impl Tags {
             .cloned()
             .collect()
     }
+
+    /// The version tags that name the full version (`1.4.2`, `1.4.2-bookworm`, `2.0.0-rc.1`):
+    /// a release, which a registry push never moves by default (`1.4`, `1` and `latest` float).
+    pub fn full_version(&self) -> Vec<&str> {
+        let Some(v) = &self.resolved_version else {
+            return Vec::new();
+        };
+        let with_variant = format!("{v}-");
+        self.version
+            .iter()
+            .filter(|t| *t == v || t.starts_with(&with_variant))
+            .map(String::as_str)
+            .collect()
+    }
 }
 
 /// Why the tags of an image cannot be computed.
@@ -724,6 +738,29 @@ mod tests {
         for (name, input, expected) in cases {
             check(name, input, Ok(expected));
         }
+    }
+
+    #[test]
+    fn full_version_tags_are_the_releases() {
+        let tags = |f: fn(&mut TagInput)| compute_tags(&with(f)).unwrap();
+        let t = tags(|i| {
+            i.version = Some("1.4.2".into());
+            i.variant = Some("bookworm".into());
+            i.variant_tags = VariantTags::AlsoPlain;
+        });
+        assert_eq!(t.full_version(), ["1.4.2-bookworm", "1.4.2"]);
+        let t = tags(|i| i.version = Some("v2.0.0-rc.1".into()));
+        assert_eq!(t.full_version(), ["2.0.0-rc.1"]);
+        // Without a version, or in a development build without version tags: none.
+        assert!(tags(|_| ()).full_version().is_empty());
+        assert!(
+            tags(|i| {
+                i.version = Some("1.4.2".into());
+                i.ci = false;
+            })
+            .full_version()
+            .is_empty()
+        );
     }
 
     #[test]

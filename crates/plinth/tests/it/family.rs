@@ -158,11 +158,18 @@ fn tags_follow_git_ci_and_the_family_version() {
 /// A small family that builds without RUN: `a` (scratch), `b` and `b2` from `a`, `c` from `b`
 /// under the registry prefix.
 fn small_family(env: &Env) {
+    small_family_at(env, "registry.example.com");
+}
+
+/// [`small_family`] with its images under `registry`.
+fn small_family_at(env: &Env, registry: &str) {
     env.write(
         "plinth.toml",
-        "[family]\nname = \"t\"\nversion = \"1.2.3\"\nregistry = \"registry.example.com\"\n\
-         namespace = \"t\"\nvendor = \"Acme\"\ndescription = \"the t family\"\n\
-         [family.labels]\n\"com.example.team\" = \"platform\"\n",
+        &format!(
+            "[family]\nname = \"t\"\nversion = \"1.2.3\"\nregistry = \"{registry}\"\n\
+             namespace = \"t\"\nvendor = \"Acme\"\ndescription = \"the t family\"\n\
+             [family.labels]\n\"com.example.team\" = \"platform\"\n"
+        ),
     );
     env.write("images/a/files/a.txt", "a\n");
     env.write("images/a/Dockerfile", "FROM scratch\nCOPY files/ /\n");
@@ -176,7 +183,7 @@ fn small_family(env: &Env) {
     env.write("images/c/files/c.txt", "c\n");
     env.write(
         "images/c/Dockerfile",
-        "FROM registry.example.com/t/b:1.2.3\nCOPY files/ /\nCOPY --from=b2 /b2.txt /from-b2.txt\n",
+        &format!("FROM {registry}/t/b:1.2.3\nCOPY files/ /\nCOPY --from=b2 /b2.txt /from-b2.txt\n"),
     );
     git(env, &["init", "-q", "-b", "main"]);
     git(
@@ -617,5 +624,116 @@ fn the_example_family_builds_rebuilds_nothing_and_one_change_rebuilds_two() {
             ("base-runtime", "built"),
             ("base-runtime-jre", "built"),
         ])
+    );
+}
+
+/// The CI environment of a clean release build of `main`.
+const CI: [(&str, &str); 6] = [
+    ("GITHUB_ACTIONS", "true"),
+    ("GITHUB_REF_NAME", "main"),
+    ("GITHUB_REF", "refs/heads/main"),
+    ("GITHUB_SERVER_URL", "https://github.com"),
+    ("GITHUB_REPOSITORY", "org/t"),
+    ("GITHUB_RUN_ID", "42"),
+];
+
+#[test]
+fn family_push_sends_every_tag_parent_first_and_never_moves_a_release() {
+    let reg = crate::registry::Registry::start(None);
+    let env = Env::new();
+    small_family_at(&env, &reg.host);
+    git(&env, &["tag", "v1.2.3"]);
+    let docker_config = env.dir.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    let mut vars = CI.to_vec();
+    vars.push(("DOCKER_CONFIG", docker_config.to_str().unwrap()));
+    let (run, images) = family_build(&env, &[], &vars);
+    run.ok();
+
+    let pushed = env.plinth_env(&["push", "-j", "2"], &vars).ok();
+    let lines: Vec<Vec<&str>> = pushed
+        .stdout
+        .lines()
+        .map(|l| l.split(' ').collect())
+        .collect();
+    let names: Vec<&str> = lines.iter().map(|l| l[0]).collect();
+    // Parents first: a before b and b2, b before c.
+    let pos = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    assert_eq!(names.len(), 4, "{}", pushed.stdout);
+    assert!(pos("a") < pos("b") && pos("a") < pos("b2") && pos("b") < pos("c"));
+    for line in &lines {
+        let digest = images[line[0]]["digest"].as_str().unwrap();
+        assert_eq!(line[1], digest, "{line:?}");
+        let tags: Vec<&str> = line[2..]
+            .iter()
+            .map(|r| r.rsplit_once(':').unwrap().1)
+            .collect();
+        assert!(tags[0].starts_with("main-"), "{tags:?}");
+        for tag in ["1.2.3", "1.2", "1", "latest"] {
+            assert!(tags.contains(&tag), "{tag} missing from {tags:?}");
+        }
+        // Every reference reads back from the registry with the store's digest.
+        for reference in &line[2..] {
+            assert_eq!(crate::registry::skopeo_digest(reference), digest);
+        }
+    }
+    // b's layer from a is mounted from a's repository, not uploaded again.
+    let b_line = pushed
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("b | pushed"))
+        .unwrap_or_else(|| panic!("{}", pushed.stderr));
+    assert!(b_line.contains(", 1 mounted,"), "{b_line}");
+
+    // Pushing again uploads nothing.
+    let again = env.plinth_env(&["push"], &vars).ok();
+    assert_eq!(again.stdout, pushed.stdout);
+    assert!(
+        again
+            .stderr
+            .lines()
+            .filter(|l| l.contains("0 blobs uploaded, 0 mounted"))
+            .count()
+            == 4,
+        "{}",
+        again.stderr
+    );
+
+    // A new commit that changes `a` but keeps version 1.2.3: its 1.2.3 tags would move, so the
+    // push stops before writing anything.
+    let old_a = lines[pos("a")][1].to_string();
+    env.write("images/a/files/a.txt", "a changed\n");
+    git(&env, &["commit", "-q", "-am", "change a"]);
+    let (run, rebuilt) = family_build(&env, &[], &vars);
+    run.ok();
+    let new_unique = rebuilt["a"]["references"][0].as_str().unwrap().to_string();
+    let refused = env.plinth_env(&["push"], &vars);
+    assert_eq!(refused.status, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("tag \"1.2.3\" must not move")
+            && refused.stderr.contains("nothing was pushed"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    let latest = format!("{}/t/a:latest", reg.host);
+    assert_eq!(crate::registry::skopeo_digest(&latest), old_a);
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{new_unique}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the new unique tag was pushed");
+
+    // Neither family images nor SRC DEST: a usage error naming the family.
+    let bad = env.plinth_env(&["push", "nope"], &vars);
+    assert_eq!(bad.status, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("a, b, b2, c") || bad.stderr.contains("b2"),
+        "{}",
+        bad.stderr
     );
 }

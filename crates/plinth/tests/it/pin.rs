@@ -181,7 +181,7 @@ fn missing_images_and_bad_dockerfiles_change_nothing() {
     assert!(
         run.stderr
             .contains("images/b/Dockerfile:3: ext/missing:2 is not in the store")
-            && run.stderr.contains("plinth load")
+            && run.stderr.contains("plinth pull ext/missing:2")
             && run.stderr.contains("no file was changed"),
         "{}",
         run.stderr
@@ -245,4 +245,47 @@ fn given_paths_keep_crlf_permissions_and_warn_about_variables() {
     // The variable FROM is a warning, not an unpinned FROM: --check passes.
     let run = env.plinth(&["pin", "--check", "sub/Dockerfile"]).ok();
     assert!(run.stderr.contains("warning:"), "{}", run.stderr);
+}
+
+#[test]
+fn pin_from_the_registry_uses_what_the_tag_names_there() {
+    let reg = crate::registry::Registry::start(None);
+    let env = Env::new();
+    let one = external(&env, "up:1", "one\n");
+    let remote = format!("{}/ext/up:1", reg.host);
+    crate::registry::plinth(&env, &["push", "up:1", &remote]).ok();
+    let dockerfile = format!("# app\nFROM {remote} AS base\nLABEL x=1\n");
+    env.write("app/Dockerfile", &dockerfile);
+    // The store does not have it under that name; the registry does.
+    let run = crate::registry::plinth(&env, &["pin", "app"]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    let run = crate::registry::plinth(&env, &["pin", "--from", "registry", "app"]).ok();
+    assert_eq!(
+        read(&env, "app/Dockerfile"),
+        format!("# app\nFROM {remote}@{one} AS base\nLABEL x=1\n"),
+        "{}",
+        run.stderr
+    );
+    // The tag moves on the registry: --check --update says so, --update rewrites the digest.
+    let two = external(&env, "up:2", "two\n");
+    crate::registry::plinth(&env, &["push", "up:2", &remote]).ok();
+    let check = crate::registry::plinth(
+        &env,
+        &["pin", "--from", "registry", "--check", "--update", "app"],
+    );
+    assert_eq!(check.status, 1, "{}", check.stderr);
+    crate::registry::plinth(&env, &["pin", "--from", "registry", "--update", "app"]).ok();
+    assert_eq!(
+        read(&env, "app/Dockerfile"),
+        format!("# app\nFROM {remote}@{two} AS base\nLABEL x=1\n")
+    );
+    // A tag the registry does not have: an error with the Dockerfile's line, nothing written.
+    env.write("app/Dockerfile", &format!("FROM {}/ext/none:1\n", reg.host));
+    let run = crate::registry::plinth(&env, &["pin", "--from", "registry", "app"]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("app/Dockerfile:1") && run.stderr.contains("ext/none"),
+        "{}",
+        run.stderr
+    );
 }

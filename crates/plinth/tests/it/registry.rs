@@ -1,93 +1,42 @@
 //! `plinth push`, `pull` and `copy` against a real registry (distribution's `docker-registry`),
 //! cross-checked with skopeo; `--immutable` refusing to move a tag; a wrong password's error.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use crate::support::{Env, tool};
+use crate::support::Env;
 
 /// A registry on a free loopback port (plain HTTP), optionally with htpasswd auth; killed on drop.
-struct Registry {
-    child: Child,
-    _dir: tempfile::TempDir,
-    host: String,
+/// A thin wrapper of `plinth_testkit::Registry` (in `kit`) keeping the API the CLI tests use.
+pub(crate) struct Registry {
+    pub(crate) kit: plinth_testkit::Registry,
+    pub(crate) host: String,
 }
 
 impl Registry {
-    fn start(htpasswd: Option<(&str, &str)>) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let d = dir.path();
-        let mut cfg = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: plinth-test\n",
-            d.join("data").display()
-        );
-        if let Some((user, pass)) = htpasswd {
-            let line = tool("htpasswd", &["-Bbn", user, pass]);
-            std::fs::write(d.join("htpasswd"), line.trim()).unwrap();
-            cfg += &format!(
-                "auth:\n  htpasswd:\n    realm: plinth-test\n    path: {}\n",
-                d.join("htpasswd").display()
-            );
-        }
-        std::fs::write(d.join("config.yml"), cfg).unwrap();
-        let log = std::fs::File::create(d.join("registry.log")).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(d.join("config.yml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("docker-registry must be installed (scripts/install-deps.sh)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                if matches!(s.read(&mut [0u8; 16]), Ok(n) if n > 0) {
-                    break;
-                }
-            }
-            assert!(Instant::now() < deadline, "the registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    pub(crate) fn start(htpasswd: Option<(&str, &str)>) -> Registry {
+        let opts = match htpasswd {
+            Some((user, pass)) => plinth_testkit::Options::htpasswd(user, pass),
+            None => plinth_testkit::Options::plain(),
+        };
+        Registry::with(opts)
+    }
+
+    /// A registry with any of the fixture's settings (TLS, token auth...).
+    pub(crate) fn with(opts: plinth_testkit::Options) -> Registry {
+        let kit = plinth_testkit::Registry::start(opts).unwrap_or_else(|e| panic!("{e}"));
         Registry {
-            child,
-            _dir: dir,
-            host: format!("127.0.0.1:{port}"),
+            host: kit.host.clone(),
+            kit,
         }
     }
 }
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn skopeo_digest(reference: &str) -> String {
-    let out = tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{reference}"),
-        ],
-    );
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v["Digest"].as_str().unwrap().to_string()
+/// The digest skopeo reads for `reference` on a plain-HTTP registry.
+pub(crate) fn skopeo_digest(reference: &str) -> String {
+    plinth_testkit::skopeo_digest(reference, &["--tls-verify=false"])
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The digest `plinth images --format json` shows for `name`.
-fn listed_digest(env: &Env, store: &str, name: &str) -> String {
+pub(crate) fn listed_digest(env: &Env, store: &str, name: &str) -> String {
     let out = env
         .plinth(&["--store", store, "images", "--format", "json"])
         .ok();
@@ -103,7 +52,7 @@ fn listed_digest(env: &Env, store: &str, name: &str) -> String {
 }
 
 /// `plinth` with no Docker config of the host's (an empty DOCKER_CONFIG directory).
-fn plinth(env: &Env, args: &[&str]) -> crate::support::Run {
+pub(crate) fn plinth(env: &Env, args: &[&str]) -> crate::support::Run {
     let cfg = env.dir.path().join("docker-config");
     std::fs::create_dir_all(&cfg).unwrap();
     env.plinth_env(args, &[("DOCKER_CONFIG", cfg.to_str().unwrap())])

@@ -83,6 +83,39 @@ impl Env {
         to_run(out)
     }
 
+    /// Runs plinth like [`Env::plinth_env`], with `stdin` as its standard input.
+    pub fn plinth_stdin(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
+        use std::io::Write as _;
+        use std::process::Stdio;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_plinth"));
+        cmd.args(args)
+            .env("PLINTH_STORE", self.store())
+            .env_remove("SOURCE_DATE_EPOCH")
+            .current_dir(self.ctx())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for var in [
+            "CI",
+            "GITHUB_ACTIONS",
+            "GITLAB_CI",
+            "JENKINS_URL",
+            "BUILDKITE",
+            "CIRCLECI",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("run plinth");
+        let mut input = child.stdin.take().expect("stdin is piped");
+        // plinth may exit without reading stdin (a usage error): a broken pipe is fine then.
+        let _ = input.write_all(stdin.as_bytes());
+        drop(input);
+        to_run(child.wait_with_output().expect("wait for plinth"))
+    }
+
     /// `plinth build` of the context with the given Dockerfile text; returns the manifest digest.
     pub fn build(&self, dockerfile: &str, extra: &[&str]) -> String {
         self.write("Dockerfile", dockerfile);
