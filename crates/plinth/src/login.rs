@@ -4,7 +4,6 @@
 //! module reads the user name and password (flags, stdin, or a prompt without echo) and reports.
 
 use std::io::{BufRead as _, IsTerminal as _, Read as _, Write as _};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
@@ -12,7 +11,7 @@ use clap::Args;
 use plinth_registry::{Erased, LoginCheck, erase_login, login_registry, save_login};
 
 use crate::cli::UsageError;
-use crate::registry::RegistryOpts;
+use crate::registry::{RegistryOpts, TlsOpts};
 
 /// The registry when none is given, as with `docker login`.
 const DEFAULT_REGISTRY: &str = "docker.io";
@@ -31,14 +30,8 @@ pub struct LoginArgs {
     /// Read the password from stdin (one line; a trailing newline is removed).
     #[arg(long, conflicts_with = "password")]
     pub password_stdin: bool,
-    /// A registry (HOST or HOST:PORT) that may be reached over plain HTTP or whose TLS certificate
-    /// is not verified (repeatable). Loopback registries may always use plain HTTP.
-    #[arg(long = "insecure-registry", value_name = "HOST")]
-    pub insecure_registries: Vec<String>,
-    /// Per-registry TLS files, as Docker reads them: DIR/HOST[:PORT]/*.crt are extra CA
-    /// certificates, *.cert with *.key a client certificate.
-    #[arg(long, value_name = "DIR", default_value = "/etc/docker/certs.d")]
-    pub cert_dir: PathBuf,
+    #[command(flatten)]
+    pub tls: TlsOpts,
 }
 
 impl std::fmt::Debug for LoginArgs {
@@ -48,8 +41,7 @@ impl std::fmt::Debug for LoginArgs {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("password_stdin", &self.password_stdin)
-            .field("insecure_registries", &self.insecure_registries)
-            .field("cert_dir", &self.cert_dir)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -148,8 +140,7 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
     }
 
     let opts = RegistryOpts {
-        insecure_registries: args.insecure_registries,
-        cert_dir: args.cert_dir,
+        tls: args.tls,
         creds: Some(format!("{username}:{password}")),
     };
     let client = crate::registry::client(&opts)?;

@@ -14,9 +14,9 @@ use plinth_registry::{
 
 use crate::cli::{UsageError, open_store};
 
-/// How to reach registries: TLS, insecure hosts, credentials.
+/// How to reach registries over the network: insecure hosts and TLS files.
 #[derive(Debug, Clone, Args)]
-pub struct RegistryOpts {
+pub struct TlsOpts {
     /// A registry (HOST or HOST:PORT) that may be reached over plain HTTP or whose TLS certificate
     /// is not verified (repeatable). Loopback registries may always use plain HTTP.
     #[arg(long = "insecure-registry", value_name = "HOST")]
@@ -25,6 +25,13 @@ pub struct RegistryOpts {
     /// certificates, *.cert with *.key a client certificate.
     #[arg(long, value_name = "DIR", default_value = "/etc/docker/certs.d")]
     pub cert_dir: PathBuf,
+}
+
+/// How to reach registries: TLS, insecure hosts, credentials.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryOpts {
+    #[command(flatten)]
+    pub tls: TlsOpts,
     /// USER:PASSWORD for the registries of this command, instead of Docker's config.json
     /// ($DOCKER_CONFIG/config.json or ~/.docker/config.json, with its credential helpers).
     /// Prefer the environment variable: a command line is visible to other users.
@@ -104,8 +111,8 @@ pub(crate) fn client(opts: &RegistryOpts) -> Result<Client> {
         },
     };
     let config = ClientConfig {
-        certs_dir: Some(opts.cert_dir.clone()),
-        insecure_hosts: opts.insecure_registries.clone(),
+        certs_dir: Some(opts.tls.cert_dir.clone()),
+        insecure_hosts: opts.tls.insecure_registries.clone(),
         credentials,
         ..ClientConfig::default()
     };
