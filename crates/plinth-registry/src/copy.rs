@@ -1,6 +1,7 @@
 //! Copying images between repositories and registries: the manifest (or index and its child
-//! manifests) is pushed byte for byte, blobs are skipped when present, mounted within a
-//! registry, or streamed through a temporary file (verified by digest) between registries.
+//! manifests) is pushed byte for byte after its blobs; blobs, a bounded number at a time, are
+//! skipped when present, mounted within a registry, or streamed through a temporary file
+//! (verified by digest) between registries.
 
 use plinth_oci::Digest;
 
@@ -75,13 +76,15 @@ impl Client {
     }
 
     /// Copies an image (manifest or index, with everything it references) from
-    /// `from:reference` to `to:tag`; manifests keep their exact bytes, so digests are kept.
+    /// `from:reference` to `to:tag`, up to `jobs` blobs at a time; manifests keep their exact
+    /// bytes, so digests are kept, and each is pushed after all its blobs.
     pub fn copy_image(
         &self,
         from: &RepoRef,
         reference: &str,
         to: &RepoRef,
         tag: &str,
+        jobs: usize,
     ) -> Result<CopyReport, RegistryError> {
         let top = self.get_manifest(from, reference)?;
         let mut report = CopyReport {
@@ -91,7 +94,7 @@ impl Client {
             blobs_mounted: 0,
             blobs_uploaded: 0,
         };
-        self.copy_children(from, to, &top.bytes, 0, &mut report)?;
+        self.copy_children(from, to, &top.bytes, 0, jobs, &mut report)?;
         self.put_manifest(to, tag, &top.bytes, &top.media_type)?;
         report.manifests += 1;
         Ok(report)
@@ -103,6 +106,7 @@ impl Client {
         to: &RepoRef,
         bytes: &[u8],
         depth: u32,
+        jobs: usize,
         report: &mut CopyReport,
     ) -> Result<(), RegistryError> {
         let protocol = |message: String| RegistryError::Protocol {
@@ -119,15 +123,21 @@ impl Client {
             .map_err(|e| protocol(format!("invalid manifest: {e}")))?;
         for child in &refs.manifests {
             let m = self.get_manifest(from, &child.digest.to_string())?;
-            self.copy_children(from, to, &m.bytes, depth + 1, report)?;
+            self.copy_children(from, to, &m.bytes, depth + 1, jobs, report)?;
             self.put_manifest(to, &child.digest.to_string(), &m.bytes, &m.media_type)?;
             report.manifests += 1;
         }
-        for blob in refs.config.iter().chain(&refs.layers) {
-            if foreign(&blob.media_type) {
-                continue;
-            }
-            match self.copy_blob(from, to, &blob.digest, blob.size)? {
+        let blobs: Vec<&Desc> = refs
+            .config
+            .iter()
+            .chain(&refs.layers)
+            .filter(|b| !foreign(&b.media_type))
+            .collect();
+        let outcomes = crate::parallel::for_each(&blobs, jobs, |blob| {
+            self.copy_blob(from, to, &blob.digest, blob.size)
+        })?;
+        for outcome in outcomes {
+            match outcome {
                 BlobPush::Existed => report.blobs_existed += 1,
                 BlobPush::Mounted => report.blobs_mounted += 1,
                 BlobPush::Uploaded => report.blobs_uploaded += 1,

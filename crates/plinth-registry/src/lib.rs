@@ -14,6 +14,7 @@ pub mod client;
 pub mod copy;
 pub mod credentials;
 pub mod error;
+mod parallel;
 pub mod reference;
 pub mod store;
 

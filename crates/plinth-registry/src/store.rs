@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use plinth_oci::store::{Store, StoreError};
 use plinth_oci::types::media;
@@ -472,49 +470,18 @@ fn push_blobs(
     jobs: usize,
     mount_from: Option<&RepoRef>,
 ) -> Result<Vec<BlobPush>, TransferError> {
-    let queue = Mutex::new(blobs.iter());
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Result<BlobPush, TransferError>>> = Mutex::new(Vec::new());
-    let next = || {
-        queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .next()
-    };
-    let worker = || {
-        while !failed.load(Ordering::SeqCst) {
-            let Some((digest, &size)) = next() else {
-                break;
-            };
-            let source = || {
-                store
-                    .open_blob(digest)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-            };
-            let r = client
-                .push_blob(repo, digest, size, &source, mount_from)
-                .map_err(|source| TransferError::PushBlob {
-                    digest: digest.clone(),
-                    source: Box::new(source),
-                });
-            if r.is_err() {
-                failed.store(true, Ordering::SeqCst);
-            }
-            results
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(r);
-        }
-    };
-    let threads = jobs.clamp(1, blobs.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(worker);
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .into_iter()
-        .collect()
+    let items: Vec<(&Digest, u64)> = blobs.iter().map(|(d, s)| (d, *s)).collect();
+    crate::parallel::for_each(&items, jobs, |&(digest, size)| {
+        let source = || {
+            store
+                .open_blob(digest)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        };
+        client
+            .push_blob(repo, digest, size, &source, mount_from)
+            .map_err(|source| TransferError::PushBlob {
+                digest: digest.clone(),
+                source: Box::new(source),
+            })
+    })
 }

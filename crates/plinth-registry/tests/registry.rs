@@ -391,13 +391,13 @@ fn copy_image_within_and_between_registries() {
 
     // Same registry: blobs are mounted.
     let r = client
-        .copy_image(&src, "v1", &one.repo("copy/dst"), "v1")
+        .copy_image(&src, "v1", &one.repo("copy/dst"), "v1", 4)
         .unwrap();
     assert_eq!(r.digest, d);
     assert_eq!((r.manifests, r.blobs_mounted, r.blobs_uploaded), (1, 2, 0));
     // Again: everything exists.
     let r = client
-        .copy_image(&src, "v1", &one.repo("copy/dst"), "v2")
+        .copy_image(&src, "v1", &one.repo("copy/dst"), "v2", 4)
         .unwrap();
     assert_eq!(
         (r.blobs_existed, r.blobs_mounted, r.blobs_uploaded),
@@ -406,7 +406,7 @@ fn copy_image_within_and_between_registries() {
 
     // Another registry: blobs are streamed; skopeo sees the same digest there.
     let r = client
-        .copy_image(&src, &d.to_string(), &two.repo("copied"), "latest")
+        .copy_image(&src, &d.to_string(), &two.repo("copied"), "latest", 4)
         .unwrap();
     assert_eq!((r.blobs_mounted, r.blobs_uploaded), (0, 2));
     assert_eq!(
@@ -436,7 +436,7 @@ fn copy_image_within_and_between_registries() {
         )
         .unwrap();
     let r = client
-        .copy_image(&src, "multi", &two.repo("multi"), "multi")
+        .copy_image(&src, "multi", &two.repo("multi"), "multi", 2)
         .unwrap();
     assert_eq!((r.digest.clone(), r.manifests), (index_digest.clone(), 2));
     let got = client.get_manifest(&two.repo("multi"), "multi").unwrap();

@@ -103,9 +103,9 @@ pub enum Command {
     Push(crate::registry::PushArgs),
     /// Copy an image from one registry repository to another, without the store.
     ///
-    /// Manifests keep their bytes (so the digest is kept); blobs are skipped when present,
-    /// mounted within a registry, or streamed through a verified temporary file. The digest
-    /// goes to stdout.
+    /// Manifests keep their bytes (so the digest is kept) and are pushed after all their blobs;
+    /// blobs are skipped when present, mounted within a registry, or streamed through a
+    /// verified temporary file, up to -j at a time. The digest goes to stdout.
     ///
     /// Example: plinth copy registry.example.com/team/app:1.0 mirror.example.com/app:1.0
     Copy(crate::registry::CopyArgs),

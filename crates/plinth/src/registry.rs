@@ -85,6 +85,9 @@ pub struct CopyArgs {
     /// Where to: REGISTRY/NAME[:TAG] (`latest` when no tag is given).
     #[arg(value_name = "DST")]
     pub dest: String,
+    /// Copy up to N blobs at the same time.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
     #[command(flatten)]
     pub registry: RegistryOpts,
 }
@@ -238,13 +241,22 @@ pub fn push(store_path: &Path, args: PushArgs) -> Result<ExitCode> {
 pub fn copy(args: CopyArgs) -> Result<ExitCode> {
     let from = remote("SRC", &args.source)?;
     let to = remote("DST", &args.dest)?;
+    if args.jobs == 0 {
+        return Err(UsageError("error: --jobs must be at least 1".to_string()).into());
+    }
     let client = client(&args.registry)?;
     eprintln!(
         "copying {}:{} to {}:{}",
         from.repo, from.reference, to.repo, to.reference
     );
     let report = client
-        .copy_image(&from.repo, &from.reference, &to.repo, &to.reference)
+        .copy_image(
+            &from.repo,
+            &from.reference,
+            &to.repo,
+            &to.reference,
+            args.jobs,
+        )
         .with_context(|| format!("copying {} to {}", args.source, args.dest))?;
     eprintln!(
         "{} blobs copied, {} mounted, {} already there, {} manifests",
