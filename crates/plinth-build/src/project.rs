@@ -61,6 +61,10 @@ pub struct ProjectFile {
     pub family: Option<FamilyConfig>,
     #[serde(default)]
     pub contexts: BTreeMap<String, ContextConfig>,
+    /// `plinth lint`'s settings (`[lint]`): ignored rules, severity overrides, the failure
+    /// threshold, trusted registries, required labels and custom rules.
+    #[serde(default)]
+    pub lint: Option<plinth_lint::LintConfig>,
 }
 
 /// `[family]`: the family's identity and tag and label policy.

@@ -162,6 +162,18 @@ pub enum Command {
     Tags(crate::family::TagsArgs),
     /// Pin external base images: rewrite `FROM name:tag` to `FROM name:tag@sha256:...`.
     Pin(crate::pin::PinArgs),
+    /// Check Dockerfiles with hadolint's rules, plinth's checklist and ShellCheck.
+    ///
+    /// PATHs are Dockerfiles, directories (DIR means DIR/Dockerfile) or `-` for stdin; without
+    /// one, every image of the family (plinth.toml [family]) is checked, else ./Dockerfile.
+    /// hadolint's DL codes, `.hadolint.yaml` and `# hadolint ignore=` comments keep working.
+    /// Settings come from plinth.toml's [lint] table (or .plinth-lint.toml) laid over
+    /// .hadolint.yaml. RUN scripts go through ShellCheck when it is installed (SC codes). Exit
+    /// status: 0 clean, 1 findings at or above the failure threshold, 2 a Dockerfile that does
+    /// not parse or a usage error.
+    ///
+    /// Example: plinth lint --format sarif > lint.sarif
+    Lint(crate::lint::LintArgs),
     /// Create a family repository: plinth.toml, images/<name>/{Dockerfile,files,tests}, CHANGELOG.md.
     New(crate::new::NewArgs),
 }
@@ -244,6 +256,11 @@ pub struct BuildArgs {
     /// current image) or never (offline: the store must have them).
     #[arg(long, value_enum, value_name = "WHEN", default_value = "missing")]
     pub pull: crate::registry::PullPolicy,
+
+    /// Build without linting the Dockerfile first (by default, lint errors stop the build; see
+    /// `plinth lint`).
+    #[arg(long)]
+    pub no_lint: bool,
 
     #[command(flatten)]
     pub registry: crate::registry::RegistryOpts,
@@ -407,6 +424,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Graph(args) => crate::family::graph(args),
         Command::Tags(args) => crate::family::tags(args),
         Command::Pin(args) => crate::pin::pin(&store_path, args),
+        Command::Lint(args) => crate::lint::lint(args),
         Command::New(args) => crate::new::new(args),
         Command::Pull(args) => crate::registry::pull(&store_path, args),
         Command::Push(args) => crate::registry::push(&store_path, args),
@@ -634,6 +652,15 @@ pub(crate) fn shared_options(
     })
 }
 
+/// Whether a build lints first (`--no-lint`).
+pub(crate) fn lint_mode(args: &BuildArgs) -> crate::lint::BeforeBuild {
+    if args.no_lint {
+        crate::lint::BeforeBuild::Skip
+    } else {
+        crate::lint::BeforeBuild::Check
+    }
+}
+
 fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
     let context = match build_mode(&args)? {
         BuildMode::Context(dir) => dir,
@@ -643,6 +670,17 @@ fn build(store_path: &Path, args: BuildArgs) -> Result<ExitCode> {
     if let Some(f) = &args.file {
         opts.dockerfile = f.clone();
     }
+    let project = crate::family::find_project(args.config.as_deref())
+        .ok()
+        .flatten();
+    crate::lint::before_build(
+        lint_mode(&args),
+        project.as_ref(),
+        &[(
+            opts.dockerfile.display().to_string(),
+            opts.dockerfile.clone(),
+        )],
+    )?;
     opts.tags = args.tags.clone();
     opts.target = args.target.clone();
     let store = open_store(store_path)?;

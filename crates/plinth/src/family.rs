@@ -299,6 +299,19 @@ pub fn build(store_path: &Path, args: &BuildArgs, names: &[String]) -> Result<Ex
     })
     .map_err(|e| UsageError(format!("error: {}: {e}", project.path.display())))?;
 
+    let dockerfiles: Vec<(String, PathBuf)> = plan
+        .iter()
+        .map(|p| {
+            let shown = p
+                .dockerfile
+                .strip_prefix(project.dir())
+                .unwrap_or(&p.dockerfile)
+                .display()
+                .to_string();
+            (shown, p.dockerfile.clone())
+        })
+        .collect();
+    crate::lint::before_build(crate::cli::lint_mode(args), Some(&project), &dockerfiles)?;
     let store = open_store(store_path)?;
     let mut top = BuildRenderer::new(args.progress, std::io::stderr().is_terminal());
     // The named contexts (Debian root filesystems) any selected image uses, locked once: the

@@ -5,6 +5,7 @@
 
 mod cli;
 mod family;
+mod lint;
 mod login;
 mod new;
 mod pin;

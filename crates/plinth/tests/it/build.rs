@@ -25,7 +25,8 @@ ONBUILD COPY . /app/src
 ENTRYPOINT ["/entry"]
 CMD echo $B
 "#,
-        &["-t", "cfg:1"],
+        // MAINTAINER on purpose (DL4000 would stop the build).
+        &["-t", "cfg:1", "--no-lint"],
     );
     let cfg = env.config("cfg:1");
     let c = &cfg["config"];
@@ -114,7 +115,8 @@ fn copy_files_dirs_globs_chown_chmod() {
     env.build(
         "FROM scratch\nCOPY app /srv/app\nCOPY conf/*.conf /etc/demo/\nCOPY --chown=1000:1001 --chmod=640 conf/c.txt /etc/demo/c.txt\n\
          COPY secret.key tool.sh /keys/\nWORKDIR /work\nCOPY app/main.py rel.py\n",
-        &["-t", "copy:1"],
+        // A key file on purpose (PL003 would stop the build).
+        &["-t", "copy:1", "--no-lint"],
     );
     let root = unpack(&env, "copy:1");
     assert_eq!(

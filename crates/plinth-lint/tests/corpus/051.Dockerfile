@@ -1,0 +1,6 @@
+FROM debian:bookworm-slim
+ENV DEBIAN_FRONTEND=noninteractive
+WORKDIR $HOME/work
+RUN apt-get update && apt-get install -y --no-install-recommends curl=7.88.1-10+deb12u5 ca-certificates=20230311 && rm -rf /var/lib/apt/lists/*
+ENTRYPOINT ["x"]
+ENTRYPOINT ["y"]

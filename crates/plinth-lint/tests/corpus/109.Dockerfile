@@ -1,0 +1,5 @@
+FROM ${BASE_IMAGE}
+WORKDIR /srv/service
+RUN npm install
+USER 1000
+CMD ["node", "index.js"]
