@@ -164,3 +164,27 @@ fn inline_ignores_and_config_silence_findings() {
     let global_end = format!("{text}\n# plinth global ignore={code}\n");
     assert_eq!(count(&base, &global_end), 0, "{global}");
 }
+
+#[test]
+fn heredocs_and_the_escape_directive_parse_where_hadolint_fails() {
+    // hadolint 2.x cannot parse heredocs, and mis-reads continuation lines under `# escape=`.
+    let text = "# escape=`\nFROM debian:12@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\nRUN echo a `\n    && echo b\nRUN <<EOF\napt-get update\napt-get install -y --no-install-recommends curl\nEOF\nCOPY <<EOF /etc/app.conf\nkey=value\nEOF\n";
+    let findings = lint("Dockerfile", text, &LintConfig::default(), &Dir(fixtures()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let at = |code: &str| -> Vec<u32> {
+        findings
+            .iter()
+            .filter(|f| f.code == code)
+            .map(|f| f.line)
+            .collect()
+    };
+    // The heredoc script is checked: unpinned apt-get and no list cleanup, at the RUN (line 5).
+    assert_eq!(at("DL3008"), [5], "{findings:?}");
+    assert_eq!(at("DL3009"), [5], "{findings:?}");
+    // The backtick continuation is one RUN (line 3): no "multiple consecutive RUN" split into
+    // three, and the heredoc's lines are not instructions.
+    assert!(
+        findings.iter().all(|f| [1, 2, 3, 5, 9].contains(&f.line)),
+        "{findings:?}"
+    );
+}
