@@ -313,6 +313,15 @@ impl Project {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
+    /// `path` as messages show it: relative to the project's directory when inside it
+    /// (`images/base-root/Dockerfile`).
+    pub fn shown(&self, path: &Path) -> String {
+        path.strip_prefix(self.dir())
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
     /// plinth.lock next to plinth.toml.
     pub fn lock_path(&self) -> PathBuf {
         self.dir().join(LOCK_FILE)

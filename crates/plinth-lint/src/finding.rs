@@ -62,8 +62,7 @@ impl std::fmt::Display for Severity {
 /// word) the finding is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// The rule's code, e.g. `DL3008` or `PL001` (filled in by [`crate::lint`] when a rule leaves
-    /// it empty).
+    /// The rule's code, e.g. `DL3008` or `PL001`.
     pub code: String,
     pub severity: Severity,
     pub message: String,

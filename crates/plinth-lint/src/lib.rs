@@ -125,13 +125,7 @@ pub fn lint(
         if config.is_ignored(meta.code) {
             continue;
         }
-        let start = found.len();
         rule.check(&cx, &mut found);
-        for f in &mut found[start..] {
-            if f.code.is_empty() {
-                f.code = meta.code.to_string();
-            }
-        }
     }
     // The configuration's own rules, after the built-in ones (ignores and overrides below
     // apply to them by id). A rule the configuration cannot use is an error, not a skip.
@@ -145,6 +139,13 @@ pub fn lint(
         compiled.check(&cx, &mut found);
     }
     let ignores = ignore::Ignores::of(&dockerfile, config.pragmas());
+    Ok(settle(&ignores, config, found))
+}
+
+/// Findings as reported: without what the file's inline `ignores` and the configuration switch
+/// off, with the configuration's severity overrides, in source order, without repeats. [`lint`]
+/// ends with it; findings from outside the rules (ShellCheck's) go through it too.
+pub fn settle(ignores: &ignore::Ignores, config: &LintConfig, found: Vec<Finding>) -> Vec<Finding> {
     let mut out: Vec<Finding> = found
         .into_iter()
         .filter(|f| !ignores.covers(&f.code, f.line) && !config.is_ignored(&f.code))
@@ -159,5 +160,5 @@ pub fn lint(
         .collect();
     out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
     out.dedup();
-    Ok(out)
+    out
 }

@@ -76,7 +76,7 @@ impl Dialect {
     }
 }
 
-/// One script to check.
+/// One script to check: a file for ShellCheck whose shebang names its dialect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
     /// The RUN's first line and column, and its last line.
@@ -88,22 +88,6 @@ pub struct Script {
     pub text: String,
     /// How many lines of `text` come before the RUN's own script.
     pub prelude_lines: u32,
-}
-
-impl Script {
-    /// `shellcheck`'s arguments for this script, read from stdin.
-    pub fn args(&self) -> Vec<String> {
-        let excluded: Vec<String> = EXCLUDED.iter().map(|c| format!("SC{c}")).collect();
-        vec![
-            "--shell".into(),
-            self.dialect.as_str().into(),
-            "--format".into(),
-            "json1".into(),
-            "--exclude".into(),
-            excluded.join(","),
-            "-".into(),
-        ]
-    }
 }
 
 /// Whether a shell-form command is only heredoc redirections (`<<EOF`, `<<-"EOF" <<X`): the
@@ -290,21 +274,7 @@ pub fn filter(text: &str, config: &LintConfig, found: Vec<Finding>) -> Vec<Findi
         Ok(df) => ignore::Ignores::of(&df, config.pragmas()),
         Err(_) => ignore::Ignores::default(),
     };
-    let mut out: Vec<Finding> = found
-        .into_iter()
-        .filter(|f| !ignores.covers(&f.code, f.line) && !config.is_ignored(&f.code))
-        .filter_map(|mut f| {
-            match config.severity_override(&f.code) {
-                Some(None) => return None,
-                Some(Some(s)) => f.severity = s,
-                None => {}
-            }
-            Some(f)
-        })
-        .collect();
-    out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
-    out.dedup();
-    out
+    crate::settle(&ignores, config, found)
 }
 
 #[cfg(test)]
@@ -340,17 +310,11 @@ mod tests {
             .lines()
             .nth(usize::try_from(s[2].prelude_lines).unwrap() - 1);
         assert_eq!(last_prelude_line, Some("export no_proxy=1"));
+        // ShellCheck takes the dialect from the script's shebang (one run checks many files).
+        assert!(s[2].text.starts_with("#!/bin/sh\n"), "{}", s[2].text);
         assert_eq!(
-            s[2].args(),
-            [
-                "--shell",
-                "sh",
-                "--format",
-                "json1",
-                "--exclude",
-                "SC2187,SC1090",
-                "-"
-            ]
+            batch_args(),
+            ["--format", "json1", "--exclude", "SC2187,SC1090"]
         );
     }
 

@@ -224,7 +224,16 @@ struct Ctx<'a> {
     op: &'static str,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of operation `op` on `repo`.
+    fn of(repo: &'a RepoRef, op: &'static str) -> Ctx<'a> {
+        Ctx {
+            registry: &repo.registry,
+            repository: &repo.repository,
+            op,
+        }
+    }
+
     fn protocol(&self, message: impl Into<String>) -> RegistryError {
         RegistryError::Protocol {
             registry: self.registry.to_string(),
@@ -820,11 +829,7 @@ impl Client {
         repo: &RepoRef,
         digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
-        let ctx = Ctx {
-            registry: &repo.registry,
-            repository: &repo.repository,
-            op: "checking a blob",
-        };
+        let ctx = Ctx::of(repo, "checking a blob");
         let path = format!("v2/{}/blobs/{digest}", repo.repository);
         let scopes = [Scope::repository(&repo.repository, Access::Pull)];
         let resp = self
@@ -854,11 +859,7 @@ impl Client {
         out: &mut dyn Write,
     ) -> Result<u64, RegistryError> {
         Self::check_repo(repo)?;
-        let ctx = Ctx {
-            registry: &repo.registry,
-            repository: &repo.repository,
-            op: "downloading a blob",
-        };
+        let ctx = Ctx::of(repo, "downloading a blob");
         let path = format!("v2/{}/blobs/{digest}", repo.repository);
         let scopes = [Scope::repository(&repo.repository, Access::Pull)];
         self.rt.block_on(async {
@@ -1017,11 +1018,7 @@ impl Client {
         size: u64,
         source: &dyn BlobSource,
     ) -> Result<(), RegistryError> {
-        let ctx = Ctx {
-            registry: &repo.registry,
-            repository: &repo.repository,
-            op: "uploading a blob",
-        };
+        let ctx = Ctx::of(repo, "uploading a blob");
         let scopes = [Scope::repository(&repo.repository, Access::PullPush)];
         let max = self.config.retry.max_attempts.max(1);
         let mut attempt = 0;
@@ -1250,11 +1247,7 @@ impl Client {
         reference: &str,
     ) -> Result<RawManifest, RegistryError> {
         Self::check_reference(repo, reference)?;
-        let ctx = Ctx {
-            registry: &repo.registry,
-            repository: &repo.repository,
-            op: "fetching a manifest",
-        };
+        let ctx = Ctx::of(repo, "fetching a manifest");
         let path = format!("v2/{}/manifests/{reference}", repo.repository);
         let scopes = [Scope::repository(&repo.repository, Access::Pull)];
         self.rt.block_on(async {
@@ -1317,11 +1310,7 @@ impl Client {
         reference: &str,
     ) -> Result<Option<ManifestInfo>, RegistryError> {
         Self::check_reference(repo, reference)?;
-        let ctx = Ctx {
-            registry: &repo.registry,
-            repository: &repo.repository,
-            op: "checking a manifest",
-        };
+        let ctx = Ctx::of(repo, "checking a manifest");
         let path = format!("v2/{}/manifests/{reference}", repo.repository);
         let scopes = [Scope::repository(&repo.repository, Access::Pull)];
         self.rt.block_on(async {
@@ -1357,11 +1346,7 @@ impl Client {
     ) -> Result<Digest, RegistryError> {
         Self::check_reference(repo, reference)?;
         let digest = Digest::of(bytes);
-        let ctx = Ctx {
-            registry: &repo.registry,
-            repository: &repo.repository,
-            op: "pushing a manifest",
-        };
+        let ctx = Ctx::of(repo, "pushing a manifest");
         if let Ok(d) = reference.parse::<Digest>()
             && d != digest
         {
@@ -1403,11 +1388,7 @@ impl Client {
     /// All tags of a repository, following `Link` pagination.
     pub fn list_tags(&self, repo: &RepoRef) -> Result<Vec<String>, RegistryError> {
         Self::check_repo(repo)?;
-        let ctx = Ctx {
-            registry: &repo.registry,
-            repository: &repo.repository,
-            op: "listing tags",
-        };
+        let ctx = Ctx::of(repo, "listing tags");
         let scopes = [Scope::repository(&repo.repository, Access::Pull)];
         #[derive(serde::Deserialize)]
         struct Tags {

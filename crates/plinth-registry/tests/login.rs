@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use common::config;
@@ -122,34 +121,7 @@ fn login_through_a_credential_helper() {
     std::fs::create_dir(&store).unwrap();
     // Stores each login's JSON in STORE/<server with other bytes as _>; user "explode" makes the
     // store fail with the input echoed (a badly behaved helper).
-    let script = format!(
-        r#"#!/bin/sh
-store={store}
-key() {{ printf '%s' "$1" | tr -c 'A-Za-z0-9.' _; }}
-case "$1" in
-  store)
-    input=$(cat)
-    case "$input" in *'"Username":"explode"'*) echo "cannot store $input" >&2; exit 1 ;; esac
-    server=$(printf '%s' "$input" | sed -n 's/.*"ServerURL":"\([^"]*\)".*/\1/p')
-    printf '%s' "$input" > "$store/$(key "$server")" ;;
-  get)
-    read -r server
-    f="$store/$(key "$server")"
-    [ -f "$f" ] || {{ echo "credentials not found in native keychain"; exit 1; }}
-    cat "$f" ;;
-  erase)
-    read -r server
-    f="$store/$(key "$server")"
-    [ -f "$f" ] || {{ echo "credentials not found in native keychain"; exit 1; }}
-    rm "$f" ;;
-  *) exit 2 ;;
-esac
-"#,
-        store = store.display()
-    );
-    let helper = bin.path().join("docker-credential-test");
-    std::fs::write(&helper, script).unwrap();
-    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    plinth_testkit::file_credential_helper(bin.path(), "test", &store, None).unwrap();
     let path = format!(
         "{}:{}",
         bin.path().display(),

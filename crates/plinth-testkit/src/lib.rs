@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+mod helper;
 mod proxy;
 mod registry;
 mod scan;
@@ -24,6 +25,7 @@ use std::net::TcpListener;
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
+pub use helper::file_credential_helper;
 pub use proxy::{Fault, FaultProxy, Rule};
 pub use registry::{Auth, Options, Registry, Tls, make_certs};
 pub use scan::files_containing;

@@ -96,15 +96,7 @@ fn graph_with_args(
 ) -> Result<Graph> {
     let texts: Vec<(String, String)> = images
         .iter()
-        .map(|i| {
-            let rel = i
-                .dockerfile
-                .strip_prefix(project.dir())
-                .unwrap_or(&i.dockerfile)
-                .display()
-                .to_string();
-            fs_err::read_to_string(&i.dockerfile).map(|t| (rel, t))
-        })
+        .map(|i| fs_err::read_to_string(&i.dockerfile).map(|t| (project.shown(&i.dockerfile), t)))
         .collect::<Result<_, _>>()?;
     let sources: Vec<ImageSource<'_>> = images
         .iter()
@@ -301,15 +293,7 @@ pub fn build(store_path: &Path, args: &BuildArgs, names: &[String]) -> Result<Ex
 
     let dockerfiles: Vec<(String, PathBuf)> = plan
         .iter()
-        .map(|p| {
-            let shown = p
-                .dockerfile
-                .strip_prefix(project.dir())
-                .unwrap_or(&p.dockerfile)
-                .display()
-                .to_string();
-            (shown, p.dockerfile.clone())
-        })
+        .map(|p| (project.shown(&p.dockerfile), p.dockerfile.clone()))
         .collect();
     crate::lint::before_build(crate::cli::lint_mode(args), Some(&project), &dockerfiles)?;
     let store = open_store(store_path)?;
@@ -476,13 +460,12 @@ struct PushPlan {
     parent_repo: Option<plinth_registry::RepoRef>,
 }
 
-/// `repository:tag` split at the tag's colon (the last one after the last slash).
-fn split_tag(reference: &str) -> Option<(&str, &str)> {
-    let slash = reference.rfind('/').map_or(0, |i| i + 1);
-    let colon = slash + reference[slash..].rfind(':')?;
-    Some((&reference[..colon], &reference[colon + 1..]))
+/// The tag of a `repository:tag` reference (plinth-oci's reference grammar).
+fn tag_of(reference: &str) -> Option<String> {
+    plinth_oci::reference::ImageRef::parse(reference)
+        .ok()
+        .and_then(|r| r.tag)
 }
-
 /// `plinth push [NAME...]` in a family repository: every selected image (with its family
 /// ancestors), parent-first, with every tag the build gave it.
 pub fn push(
@@ -554,11 +537,11 @@ pub fn push(
         };
         let mut tags = Vec::new();
         for reference in &image.references {
-            let Some((_, tag)) = split_tag(reference) else {
+            let Some(tag) = tag_of(reference) else {
                 continue;
             };
             match store.resolve(reference) {
-                Ok(r) if r.descriptor.digest == local.digest => tags.push(tag.to_string()),
+                Ok(r) if r.descriptor.digest == local.digest => tags.push(tag),
                 Ok(r) => eprintln!(
                     "{} | not pushing tag {tag}: in the store it names another image ({}), built after this commit's",
                     image.name, r.descriptor.digest
@@ -566,11 +549,7 @@ pub fn push(
                 Err(_) => {}
             }
         }
-        let mut immutable: Vec<String> = image
-            .immutable
-            .iter()
-            .filter_map(|r| split_tag(r).map(|(_, t)| t.to_string()))
-            .collect();
+        let mut immutable: Vec<String> = image.immutable.iter().filter_map(|r| tag_of(r)).collect();
         immutable.extend(
             tags.iter()
                 .filter(|t| full_version.contains(&t.as_str()))

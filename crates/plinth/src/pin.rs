@@ -303,12 +303,7 @@ fn targets(project: Option<&Project>, paths: &[PathBuf]) -> Result<Vec<Target>> 
         return Ok(images
             .into_iter()
             .map(|i| Target {
-                shown: i
-                    .dockerfile
-                    .strip_prefix(project.dir())
-                    .unwrap_or(&i.dockerfile)
-                    .display()
-                    .to_string(),
+                shown: project.shown(&i.dockerfile),
                 path: i.dockerfile,
             })
             .collect());

@@ -1,7 +1,7 @@
 //! hadolint's rules that are not about the shell commands of `RUN`: base image references
 //! (`FROM` tags, digests, registries, platforms, stage names), `COPY`/`ADD` sources and
 //! destinations, `WORKDIR`, `USER`, `CMD`/`ENTRYPOINT` form and count, `MAINTAINER`, plus the two
-//! `RUN` rules that only need a rough view of the commands (DL3047 wget progress, DL3059
+//! `RUN` rules that read the commands through `dl_run::script_of` (DL3047 wget progress, DL3059
 //! consecutive `RUN`s). Each rule keeps hadolint's trigger, default severity and message, as
 //! hadolint 2.15.1 behaves (checked against the binary where its sources changed over time).
 //!
@@ -16,8 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use plinth_dockerfile::{Command, RunCommand, RunScript, ShellOrExec, Stage};
+use plinth_dockerfile::{Command, RunCommand, Stage};
 
+use super::dl_run::script_of;
 use super::{Rule, RuleMeta};
 use crate::Ctx;
 use crate::finding::{Finding, Severity};
@@ -83,125 +84,6 @@ impl<'a> ImageRef<'a> {
 /// A stage's `AS` name (plinth's parser lower-cases it, as BuildKit does).
 fn alias(stage: &Stage) -> Option<&str> {
     stage.name.as_deref()
-}
-
-/// The shell text hadolint parses for a `RUN`: the command line (exec form joined with
-/// blanks), or the heredoc body when the whole command is one heredoc (`RUN <<EOF`).
-fn run_text(run: &RunCommand) -> String {
-    match &run.cmd {
-        ShellOrExec::Exec(words) => words.join(" "),
-        ShellOrExec::Shell(line) => match run.script() {
-            Ok(RunScript::Heredoc { content, .. }) => content,
-            _ => line.clone(),
-        },
-    }
-}
-
-/// Shell reserved words that may start a simple command's segment and are not the command.
-const RESERVED_PREFIX: [&str; 11] = [
-    "if", "then", "else", "elif", "do", "while", "until", "!", "{", "time", "exec",
-];
-/// Segments starting with these words are not simple commands (loop or case headers, ends).
-const NOT_A_COMMAND: [&str; 7] = ["for", "case", "select", "esac", "fi", "done", "}"];
-
-/// A rough split of a shell script into simple commands (their words, quotes removed): words
-/// break at blanks, commands at newlines, `;`, `&`, `|`, parentheses and backquotes; quotes and
-/// backslashes are honoured, `#` comments skipped, leading `VAR=value` assignments and reserved
-/// words (`if`, `then`, `do`, ...) dropped. This is not a shell parser (plinth's is
-/// `crate::shell`); it is enough for DL3047's flags and DL3059's command count.
-fn simple_commands(script: &str) -> Vec<Vec<String>> {
-    let mut commands: Vec<Vec<String>> = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = script.chars().peekable();
-    let end_word = |word: &mut String, in_word: &mut bool, current: &mut Vec<String>| {
-        if *in_word {
-            current.push(std::mem::take(word));
-            *in_word = false;
-        }
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some('\n') => {}
-                Some(n) => {
-                    word.push(n);
-                    in_word = true;
-                }
-                None => {}
-            },
-            '\'' => {
-                in_word = true;
-                for n in chars.by_ref() {
-                    if n == '\'' {
-                        break;
-                    }
-                    word.push(n);
-                }
-            }
-            '"' => {
-                in_word = true;
-                while let Some(n) = chars.next() {
-                    match n {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(e) = chars.next()
-                                && e != '\n'
-                            {
-                                word.push(e);
-                            }
-                        }
-                        _ => word.push(n),
-                    }
-                }
-            }
-            '#' if !in_word => {
-                for n in chars.by_ref() {
-                    if n == '\n' {
-                        break;
-                    }
-                }
-                end_word(&mut word, &mut in_word, &mut current);
-                commands.push(std::mem::take(&mut current));
-            }
-            ';' | '&' | '|' | '(' | ')' | '`' | '\n' => {
-                end_word(&mut word, &mut in_word, &mut current);
-                commands.push(std::mem::take(&mut current));
-            }
-            c if c.is_whitespace() => end_word(&mut word, &mut in_word, &mut current),
-            c => {
-                word.push(c);
-                in_word = true;
-            }
-        }
-    }
-    end_word(&mut word, &mut in_word, &mut current);
-    commands.push(current);
-    commands
-        .into_iter()
-        .filter_map(|words| {
-            let mut start = 0;
-            while let Some(w) = words.get(start) {
-                let assignment = w.split_once('=').is_some_and(|(k, _)| {
-                    !k.is_empty()
-                        && !k.starts_with(|c: char| c.is_ascii_digit())
-                        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                });
-                if assignment || RESERVED_PREFIX.contains(&w.as_str()) {
-                    start += 1;
-                } else {
-                    break;
-                }
-            }
-            let rest = words.get(start..).unwrap_or_default();
-            match rest.first() {
-                None => None,
-                Some(first) if NOT_A_COMMAND.contains(&first.as_str()) => None,
-                Some(_) => Some(rest.to_vec()),
-            }
-        })
-        .collect()
 }
 
 /// hadolint's `getAllFlags`: `--name[=value]` gives `name`, `-abc` gives `a`, `b`, `c`; `-` and
@@ -806,13 +688,10 @@ impl Rule for Dl3047 {
         for stage in &cx.stages.stages {
             for cmd in &stage.commands {
                 let Command::Run(run) = cmd else { continue };
-                let forgot = simple_commands(&run_text(run)).iter().any(|words| {
-                    let Some((name, args)) = words.split_first() else {
-                        return false;
-                    };
-                    name == "wget"
-                        && !flags_of(args).iter().any(|f| SPECIAL.contains(f))
-                        && !args.iter().any(|a| a == "-nv")
+                let forgot = script_of(run).commands.iter().any(|cmd| {
+                    cmd.name() == "wget"
+                        && !flags_of(cmd.args()).iter().any(|f| SPECIAL.contains(f))
+                        && !cmd.has_arg("-nv")
                 });
                 if forgot {
                     out.push(cx.finding(
@@ -870,7 +749,7 @@ impl Rule for Dl3059 {
                     continue;
                 };
                 let flags = run_flags(run);
-                let count = simple_commands(&run_text(run)).len();
+                let count = script_of(run).commands.len();
                 if let Some((prev_flags, prev_count)) = &previous
                     && *prev_flags == flags
                     && count <= 1
@@ -1015,17 +894,26 @@ mod tests {
     }
 
     #[test]
-    fn simple_commands_split_on_operators_and_skip_keywords() {
-        let cmds = simple_commands(
+    fn run_scripts_split_on_operators_and_skip_keywords() {
+        // What DL3047 and DL3059 read of a RUN: `crate::shell`'s simple commands.
+        let words = |text: &str| -> Vec<Vec<String>> {
+            crate::shell::Script::parse(text)
+                .commands
+                .into_iter()
+                .map(|c| c.words)
+                .filter(|w| !w.is_empty())
+                .collect()
+        };
+        let cmds = words(
             "A=1 wget -q 'http://x y' && if true; then curl -o f u; fi | tee \"a b\" # c; d\nls",
         );
         let names: Vec<&str> = cmds.iter().map(|c| c[0].as_str()).collect();
         assert_eq!(names, ["wget", "true", "curl", "tee", "ls"]);
         assert_eq!(cmds[0], ["wget", "-q", "http://x y"]);
         assert_eq!(cmds[3], ["tee", "a b"]);
-        assert_eq!(simple_commands("for i in 1 2; do echo $i; done").len(), 1);
-        assert!(simple_commands("").is_empty());
-        assert_eq!(simple_commands("a \\\n  b").len(), 1);
+        assert_eq!(words("for i in 1 2; do echo $i; done").len(), 1);
+        assert!(words("").is_empty());
+        assert_eq!(words("a \\\n  b").len(), 1);
     }
 
     #[test]

@@ -130,8 +130,9 @@ fn reads_script_from_stdin(cmd: &SimpleCommand) -> bool {
     SHELLS.contains(&basename(cmd.name())) && cmd.args_no_flags(&[]).is_empty()
 }
 
-/// The simple commands a `RUN` runs.
-fn script_of(run: &RunCommand) -> Script {
+/// The simple commands a `RUN` runs, as hadolint reads them (exec form joined with blanks, a
+/// `RUN <<EOF` body, heredocs fed to a shell).
+pub(super) fn script_of(run: &RunCommand) -> Script {
     let text = match &run.cmd {
         // hadolint joins the JSON strings with spaces and reads the result as a script.
         ShellOrExec::Exec(words) => return Script::parse(&words.join(" ")),

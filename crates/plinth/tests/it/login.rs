@@ -249,39 +249,9 @@ fn login_and_logout_through_a_credential_helper() {
     build_image(&env, "app:1");
     let bin = env.dir.path().join("bin");
     let store = env.dir.path().join("helper-store");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::create_dir_all(&store).unwrap();
     let log = env.dir.path().join("helper.log");
     // A helper keeping each login's JSON in STORE/<server, other bytes as _>.
-    let script = format!(
-        r#"#!/bin/sh
-store={store}
-echo "$1" >> {log}
-key() {{ printf '%s' "$1" | tr -c 'A-Za-z0-9.' _; }}
-case "$1" in
-  store)
-    input=$(cat)
-    server=$(printf '%s' "$input" | sed -n 's/.*"ServerURL":"\([^"]*\)".*/\1/p')
-    printf '%s' "$input" > "$store/$(key "$server")" ;;
-  get)
-    read -r server
-    f="$store/$(key "$server")"
-    [ -f "$f" ] || {{ echo "credentials not found in native keychain"; exit 1; }}
-    cat "$f" ;;
-  erase)
-    read -r server
-    f="$store/$(key "$server")"
-    [ -f "$f" ] || {{ echo "credentials not found in native keychain"; exit 1; }}
-    rm "$f" ;;
-  *) exit 2 ;;
-esac
-"#,
-        store = store.display(),
-        log = log.display()
-    );
-    let helper = bin.join("docker-credential-plinthtest");
-    std::fs::write(&helper, script).unwrap();
-    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    plinth_testkit::file_credential_helper(&bin, "plinthtest", &store, Some(&log)).unwrap();
     let cfg = docker_config(&env).join("config.json");
     std::fs::write(&cfg, r#"{"credsStore":"plinthtest"}"#).unwrap();
     let stored = store.join(reg.host.replace(':', "_"));

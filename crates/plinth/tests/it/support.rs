@@ -60,6 +60,29 @@ impl Env {
     }
 
     pub fn plinth_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let out = self.command(args, env).output().expect("run plinth");
+        to_run(out)
+    }
+
+    /// Runs plinth like [`Env::plinth_env`], with `stdin` as its standard input.
+    pub fn plinth_stdin(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
+        use std::io::Write as _;
+        use std::process::Stdio;
+        let mut cmd = self.command(args, env);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run plinth");
+        let mut input = child.stdin.take().expect("stdin is piped");
+        // plinth may exit without reading stdin (a usage error): a broken pipe is fine then.
+        let _ = input.write_all(stdin.as_bytes());
+        drop(input);
+        to_run(child.wait_with_output().expect("wait for plinth"))
+    }
+
+    /// The plinth command with this env's store and context directory, no CI variables of the
+    /// host's, and `env` set.
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_plinth"));
         cmd.args(args)
             .env("PLINTH_STORE", self.store())
@@ -79,41 +102,7 @@ impl Env {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = cmd.output().expect("run plinth");
-        to_run(out)
-    }
-
-    /// Runs plinth like [`Env::plinth_env`], with `stdin` as its standard input.
-    pub fn plinth_stdin(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
-        use std::io::Write as _;
-        use std::process::Stdio;
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_plinth"));
-        cmd.args(args)
-            .env("PLINTH_STORE", self.store())
-            .env_remove("SOURCE_DATE_EPOCH")
-            .current_dir(self.ctx())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for var in [
-            "CI",
-            "GITHUB_ACTIONS",
-            "GITLAB_CI",
-            "JENKINS_URL",
-            "BUILDKITE",
-            "CIRCLECI",
-        ] {
-            cmd.env_remove(var);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("run plinth");
-        let mut input = child.stdin.take().expect("stdin is piped");
-        // plinth may exit without reading stdin (a usage error): a broken pipe is fine then.
-        let _ = input.write_all(stdin.as_bytes());
-        drop(input);
-        to_run(child.wait_with_output().expect("wait for plinth"))
+        cmd
     }
 
     /// `plinth build` of the context with the given Dockerfile text; returns the manifest digest.

@@ -67,32 +67,27 @@ const PREFIXES: [&str; 9] = [
     "sudo", "env", "exec", "nohup", "command", "time", "nice", "eval", "then",
 ];
 
-/// The simple commands of shell text, approximately: the text is cut at `&&`, `||`, `;`, `|`,
-/// `&`, parentheses, backquotes and new lines (quotes are not respected), each piece is split
-/// on whitespace, quotes are trimmed off the words, and leading `sudo`/`env`/`exec`/`VAR=x`
-/// words are dropped, so the first word is the program.
+/// The simple commands of shell text (`crate::shell`'s parse: quotes, escapes, operators,
+/// `$(...)`), each as its words with leading `sudo`/`env`/`exec`/... prefixes (and their
+/// options and `VAR=x` words) dropped, so the first word is the program.
 fn commands(text: &str) -> Vec<Vec<String>> {
-    let mut out = Vec::new();
-    for piece in text.split(['&', '|', ';', '\n', '(', ')', '`']) {
-        let mut words: Vec<String> = piece
-            .split_whitespace()
-            .map(|w| w.trim_matches(['"', '\'']).to_string())
-            .filter(|w| !w.is_empty())
-            .collect();
-        let skip = words
-            .iter()
-            .take_while(|w| {
-                PREFIXES.contains(&w.as_str())
-                    || (w.contains('=') && !w.starts_with('-') && !w.starts_with('='))
-                    || (w.starts_with('-') && w.len() > 1)
-            })
-            .count();
-        words.drain(..skip);
-        if !words.is_empty() {
-            out.push(words);
-        }
-    }
-    out
+    crate::shell::Script::parse(text)
+        .commands
+        .into_iter()
+        .filter_map(|c| {
+            let mut words = c.words;
+            let skip = words
+                .iter()
+                .take_while(|w| {
+                    PREFIXES.contains(&w.as_str())
+                        || (w.contains('=') && !w.starts_with('-') && !w.starts_with('='))
+                        || (w.starts_with('-') && w.len() > 1)
+                })
+                .count();
+            words.drain(..skip);
+            (!words.is_empty()).then_some(words)
+        })
+        .collect()
 }
 
 /// The last path component of `path` (trailing slashes ignored).
