@@ -5,6 +5,7 @@ mod build;
 mod cli;
 mod errors;
 mod family;
+mod init;
 mod lint;
 mod login;
 mod new;

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::support::{self, Env, tool, tool_run, unpack};
 
 /// Tags `bb:base`: busybox and its applet links, /tmp, /etc/passwd with root and app (1000).
-fn busybox_base(env: &Env) {
+pub(crate) fn busybox_base(env: &Env) {
     let root = env.ctx().join("rootfs");
     std::fs::create_dir_all(root.join("bin")).unwrap();
     std::fs::create_dir_all(root.join("etc")).unwrap();

@@ -31,6 +31,10 @@ static META: RuleMeta = RuleMeta {
 /// `unzip` or an interpreter. Plain `curl URL` (a health or readiness probe, or a curl image's
 /// ENTRYPOINT) is not a download. Known misses: downloads in programs other than these tools,
 /// scripts created by RUN or copied from other stages.
+///
+/// Also flags `ENV PACKAGE_URL=...` with a value: plinth-init (and seed 001's wrappers) then
+/// downloads and unpacks a package at every start. plinth-init does it only with a
+/// `PACKAGE_SHA256`, but the image still depends on the network and on the URL staying up.
 pub(super) struct RuntimeDownload;
 
 static PIPED_DOWNLOAD: LazyLock<Regex> = LazyLock::new(|| {
@@ -95,6 +99,22 @@ impl Rule for RuntimeDownload {
     fn check(&self, cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         for (idx, stage) in cx.stages.stages.iter().enumerate() {
             for c in &stage.commands {
+                if let Command::Env(e) = c {
+                    let set = e.pairs.iter().any(|kv| {
+                        kv.key == "PACKAGE_URL" && !kv.value.trim_matches(['"', '\'']).is_empty()
+                    });
+                    if set {
+                        out.push(cx.finding(
+                            &META,
+                            e.meta.span,
+                            "ENV PACKAGE_URL makes plinth-init download and unpack a package at \
+                             every start: COPY or ADD (with --checksum) the package while \
+                             building the image"
+                                .to_string(),
+                        ));
+                    }
+                    continue;
+                }
                 let (kw, line, meta) = match c {
                     Command::Cmd(c) => ("CMD", &c.cmd, &c.meta),
                     Command::Entrypoint(e) => ("ENTRYPOINT", &e.cmd, &e.meta),
