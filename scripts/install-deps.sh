@@ -3,7 +3,7 @@
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 pkgs=(skopeo umoci oci-image-tool runc docker.io docker-registry apache2-utils openssl jq zstd xz-utils bzip2 git
-  busybox-static mmdebstrap shellcheck python3-venv)
+  busybox-static mmdebstrap shellcheck python3-venv tini file util-linux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs plinth's whole test suite with the real tools it checks against.
 # Usage: scripts/test.sh [extra cargo test args]
-# Installs the tools (scripts/install-deps.sh), starts a private dockerd for the `docker load`
-# test when it can (PLINTH_TEST_DOCKER_HOST), and stops it afterwards.
+# Installs the tools (scripts/install-deps.sh), builds the static plinth-init
+# (scripts/build-init.sh, PLINTH_INIT_BINARY), starts a private dockerd for the `docker load`
+# and `docker stop` tests when it can (PLINTH_TEST_DOCKER_HOST), and stops it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -36,6 +37,11 @@ if [ "${PLINTH_TEST_NO_DOCKER:-}" != 1 ] && [ "$(id -u)" -eq 0 ] && command -v d
     exit 1
   fi
 fi
+
+# The static plinth-init that images get from the built-in `plinth-init` context (the example
+# family's base-root, the plinth-init tests under `plinth run` and docker).
+PLINTH_INIT_BINARY=$(scripts/build-init.sh)
+export PLINTH_INIT_BINARY
 
 export PLINTH_TEST_TOOLS=1
 cargo test --workspace --locked "$@"

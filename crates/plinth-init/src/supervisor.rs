@@ -722,10 +722,9 @@ impl<'s> Pid1<'s> {
             match role {
                 Role::Main => {
                     self.main_ended = Some(ended);
-                    if ended.success() || self.deadline.is_some() {
+                    // A clean exit on its own is the normal end and says nothing (like tini).
+                    if self.deadline.is_some() || !ended.success() {
                         notify(&format!("the service {ended}"));
-                    } else {
-                        notify(&format!("the service {ended}; stopping"));
                     }
                     if !self.services.is_empty() || self.pid_of(Role::Health).is_some() {
                         self.stop_services();

@@ -243,6 +243,7 @@ fn read_hadolint(path: &Path) -> Result<plinth_lint::hadolint::HadolintFile> {
 /// registry/namespace) and named contexts, and the OCI labels it sets from plinth.toml and git.
 fn built_here(project: &plinth_build::project::Project) -> plinth_lint::BuiltHere {
     let mut images: Vec<String> = project.file.contexts.keys().cloned().collect();
+    images.push(crate::init_context::NAME.to_string());
     let mut labels = Vec::new();
     if let Some(family) = &project.file.family {
         let prefix = family.prefix();
@@ -352,8 +353,12 @@ fn load_config(
         (None, Some(p)) => p,
         (None, None) => LintConfig::default(),
     };
-    if let Some(p) = project {
-        config.built_here = built_here(p);
+    match project {
+        Some(p) => config.built_here = built_here(p),
+        None => config
+            .built_here
+            .images
+            .push(crate::init_context::NAME.to_string()),
     }
     for code in &args.ignore {
         for code in code.split(',').map(str::trim).filter(|c| !c.is_empty()) {

@@ -5,6 +5,7 @@
 
 mod cli;
 mod family;
+mod init_context;
 mod lint;
 mod login;
 mod new;

@@ -264,10 +264,12 @@ fn skip_names(
     project: Option<&Project>,
     family_required: bool,
 ) -> Result<(FamilyNames, BTreeSet<String>)> {
+    let builtin = crate::init_context::NAME.to_string();
     let Some(project) = project else {
-        return Ok((FamilyNames::default(), BTreeSet::new()));
+        return Ok((FamilyNames::default(), BTreeSet::from([builtin])));
     };
-    let contexts = project.file.contexts.keys().cloned().collect();
+    let mut contexts: BTreeSet<String> = project.file.contexts.keys().cloned().collect();
+    contexts.insert(builtin);
     let family = match &project.file.family {
         Some(f) => match project.family_images() {
             Ok(images) => {

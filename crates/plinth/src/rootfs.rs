@@ -409,12 +409,6 @@ pub fn named_contexts_for_build(
     mode: LockMode,
     on_event: &mut dyn FnMut(BuildEvent),
 ) -> Result<BTreeMap<String, NamedContext>> {
-    let Some(project) = load_project(config, context_dir)? else {
-        return Ok(BTreeMap::new());
-    };
-    if project.file.contexts.is_empty() {
-        return Ok(BTreeMap::new());
-    }
     let Ok(mentioned) = image_references(&ImageSource {
         name: "",
         dockerfile_path: "Dockerfile",
@@ -422,6 +416,16 @@ pub fn named_contexts_for_build(
         build_args,
     }) else {
         return Ok(BTreeMap::new());
+    };
+    let Some(project) = load_project(config, context_dir)? else {
+        let mut out = BTreeMap::new();
+        if crate::init_context::wanted(&mentioned, std::iter::empty()) {
+            out.insert(
+                crate::init_context::NAME.to_string(),
+                crate::init_context::context(store)?,
+            );
+        }
+        return Ok(out);
     };
     named_contexts_of(store, &project, &mentioned, mode, on_event)
 }
@@ -442,8 +446,15 @@ pub fn named_contexts_of(
         .filter(|k| mentioned.contains(k))
         .cloned()
         .collect();
+    let mut out = BTreeMap::new();
+    if crate::init_context::wanted(mentioned, project.file.contexts.keys()) {
+        out.insert(
+            crate::init_context::NAME.to_string(),
+            crate::init_context::context(store)?,
+        );
+    }
     if wanted.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok(out);
     }
     let (entries, written) = lock_contexts(store, project, &wanted, mode, &mut |name, ev| {
         if let Some(ev) = ev.into_build_event(name) {
@@ -456,19 +467,17 @@ pub fn named_contexts_of(
             message: format!("wrote {}", p.display()),
         });
     }
-    Ok(entries
-        .into_iter()
-        .map(|c| {
-            (
-                c.spec.name,
-                NamedContext::DebianRootfs {
-                    locked: c.entry,
-                    components: c.spec.components,
-                    sources: c.spec.sources,
-                },
-            )
-        })
-        .collect())
+    out.extend(entries.into_iter().map(|c| {
+        (
+            c.spec.name,
+            NamedContext::DebianRootfs {
+                locked: c.entry,
+                components: c.spec.components,
+                sources: c.spec.sources,
+            },
+        )
+    }));
+    Ok(out)
 }
 
 #[cfg(test)]

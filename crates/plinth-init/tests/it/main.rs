@@ -5,3 +5,4 @@ mod contract;
 mod pid1;
 mod services;
 mod support;
+mod tini;

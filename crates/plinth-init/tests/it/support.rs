@@ -76,8 +76,12 @@ impl Container {
     }
 
     fn command(&self, args: &[&str]) -> Command {
+        self.command_of(BIN, args)
+    }
+
+    fn command_of(&self, program: &str, args: &[&str]) -> Command {
         let mut c = Command::new("unshare");
-        c.args(["--fork", "--pid", "--mount-proc", "--kill-child", BIN]);
+        c.args(["--fork", "--pid", "--mount-proc", "--kill-child", program]);
         c.args(args);
         c.env("PLINTH_APP_DIR", self.app())
             .env("PLINTH_CONTAINER_DIR", self.container())
@@ -98,6 +102,18 @@ impl Container {
             .command(args)
             .spawn()
             .expect("unshare (util-linux) runs plinth-init");
+        Running {
+            child,
+            started: Instant::now(),
+        }
+    }
+
+    /// Starts another init (tini) as PID 1, with the same environment.
+    pub fn start_other(&self, program: &str, args: &[&str]) -> Running {
+        let child = self
+            .command_of(program, args)
+            .spawn()
+            .expect("unshare runs the init");
         Running {
             child,
             started: Instant::now(),

@@ -364,7 +364,8 @@ static DL3022: RuleMeta = RuleMeta {
 /// Flags `COPY --from=x` when no `FROM ... AS x` came before (the current stage's own alias
 /// counts; DL3023 flags that). As in hadolint 2.15, a stage number is fine when that many
 /// stages have started (`--from=0` always), and so is a value with a `:` (an image reference
-/// such as `nginx:1.27`); an image without a tag (`--from=nginx`) is flagged.
+/// such as `nginx:1.27`); an image without a tag (`--from=nginx`) is flagged, unless plinth's
+/// build provides it (a family image, a named context, the built-in `plinth-init` context).
 struct Dl3022;
 
 impl Rule for Dl3022 {
@@ -383,7 +384,8 @@ impl Rule for Dl3022 {
                 let Some(from) = &copy.from else { continue };
                 let index_ok = from.parse::<usize>().is_ok_and(|n| n <= i);
                 let known = aliases.contains(from.to_lowercase().as_str());
-                if !(known || index_ok || from.contains(':')) {
+                let provided = cx.config.built_here.image(from);
+                if !(known || index_ok || provided || from.contains(':')) {
                     out.push(cx.finding(
                         &DL3022,
                         copy.meta.span,

@@ -32,23 +32,64 @@ fn static_init() -> PathBuf {
 /// `init:1`: busybox, plinth-init as ENTRYPOINT, an env contract, a hook, a CMD that reports.
 fn init_image(env: &Env) {
     busybox_base(env);
-    std::fs::copy(static_init(), env.ctx().join("plinth-init")).unwrap();
     env.write(
         "application/env.toml",
         "[vars.GREETING]\ndescription = \"What the service says\"\ndefault = \"hello\"\n\n\
          [vars.PORT]\ndescription = \"Port\"\ntype = \"port\"\ndefault = \"8080\"\n",
     );
     env.write("container/init.d/10-hook", "#!/bin/sh\necho hook ran\n");
-    env.build(
+    let dockerfile = env.write(
+        "Dockerfile",
         "FROM bb:base\n\
-         COPY plinth-init /usr/sbin/plinth-init\n\
+         COPY --from=plinth-init /plinth-init /usr/sbin/plinth-init\n\
          COPY application/ /application/\n\
          COPY --chmod=755 container/init.d/10-hook /container/init.d/10-hook\n\
          ENTRYPOINT [\"/usr/sbin/plinth-init\", \"--\"]\n\
          CMD [\"sh\", \"-c\", \"echo \\\"$GREETING on $PORT from $(cat /proc/1/comm)\\\"; \
          for i in 1 2 3; do (sleep 0.1 &); done; sleep 0.6; \
          echo zombies=$(grep -l '^State:.Z' /proc/[0-9]*/status 2>/dev/null | wc -l); exit 3\"]\n",
-        &["-t", "init:1", "--no-lint"],
+    );
+    // The built-in `plinth-init` context: the static binary, as PLINTH_INIT_BINARY names it.
+    let init = static_init();
+    env.plinth_env(
+        &[
+            "build",
+            "-t",
+            "init:1",
+            "-f",
+            dockerfile.to_str().unwrap(),
+            env.ctx().to_str().unwrap(),
+        ],
+        &[("PLINTH_INIT_BINARY", init.to_str().unwrap())],
+    )
+    .ok();
+}
+
+#[test]
+fn the_plinth_init_context_needs_the_static_binary() {
+    let env = Env::new();
+    let dockerfile = env.write(
+        "Dockerfile",
+        "FROM scratch\nCOPY --from=plinth-init /plinth-init /init\n",
+    );
+    let dynamic = std::path::PathBuf::from(env!("CARGO_BIN_EXE_plinth"));
+    let run = env.plinth_env(
+        &[
+            "build",
+            "-t",
+            "x:1",
+            "-f",
+            dockerfile.to_str().unwrap(),
+            env.ctx().to_str().unwrap(),
+        ],
+        &[("PLINTH_INIT_BINARY", dynamic.to_str().unwrap())],
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("dynamically linked"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("scripts/build-init.sh"),
+        "{}",
+        run.stderr
     );
 }
 

@@ -506,3 +506,27 @@ fn a_build_lints_first_and_stops_on_errors_unless_told_not_to() {
         ignored.stderr
     );
 }
+
+#[test]
+fn the_built_in_plinth_init_context_is_not_an_unknown_stage() {
+    let env = Env::new();
+    let file = env.write(
+        "Dockerfile",
+        "FROM scratch\nCOPY --from=plinth-init /plinth-init /usr/sbin/plinth-init\nCOPY --from=tools /t /t\n",
+    );
+    let run = env.plinth(&["lint", "--format", "json", file.to_str().unwrap()]);
+    let findings: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let dl3022: Vec<u64> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "DL3022")
+        .map(|f| f["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        dl3022,
+        vec![3],
+        "only the unknown `tools` is flagged: {}",
+        run.stdout
+    );
+}
