@@ -133,26 +133,15 @@ fn plinth_init_is_pid_1_of_plinth_run_with_hooks_contract_and_reaping() {
 
 #[test]
 fn docker_stop_ends_a_plinth_init_container_within_the_grace_period() {
-    let Ok(host) = std::env::var("PLINTH_TEST_DOCKER_HOST") else {
-        eprintln!(
-            "docker_stop_ends_...: PLINTH_TEST_DOCKER_HOST unset (scripts/test.sh sets it); not run"
-        );
+    let Some(host) =
+        support::docker_host("docker_stop_ends_a_plinth_init_container_within_the_grace_period")
+    else {
         return;
     };
     let env = Env::new();
     init_image(&env);
-    let archive = env.dir.path().join("init.tar");
-    env.plinth(&[
-        "save",
-        "init:1",
-        "-o",
-        archive.to_str().unwrap(),
-        "--format",
-        "docker-archive",
-    ])
-    .ok();
+    support::docker_load(&env, &host, "init:1");
     let docker = |args: &[&str]| support::docker(&host, args);
-    assert_eq!(docker(&["load", "-i", archive.to_str().unwrap()]).status, 0);
     let name = format!("plinth-init-{}", std::process::id());
     // A service that ignores SIGTERM: plinth-init's 2 s grace period, then SIGKILL to its group,
     // well before docker's own 20 s.

@@ -292,10 +292,7 @@ fn plinth_run_uses_the_image_config_and_returns_the_exit_code() {
 
 #[test]
 fn run_built_images_load_into_docker() {
-    let Ok(host) = std::env::var("PLINTH_TEST_DOCKER_HOST") else {
-        eprintln!(
-            "run_built_images_load_into_docker: PLINTH_TEST_DOCKER_HOST unset (scripts/test.sh sets it); not run"
-        );
+    let Some(host) = support::docker_host("run_built_images_load_into_docker") else {
         return;
     };
     let env = Env::new();
@@ -304,19 +301,8 @@ fn run_built_images_load_into_docker() {
         "FROM bb:base\nRUN echo built-by-run > /made && rm /etc/rmme\nCMD [\"cat\", \"/made\"]\n",
         &["-t", "dockrun:1"],
     );
-    let archive = env.dir.path().join("d.tar");
-    env.plinth(&[
-        "save",
-        "dockrun:1",
-        "-o",
-        archive.to_str().unwrap(),
-        "--format",
-        "docker-archive",
-    ])
-    .ok();
+    support::docker_load(&env, &host, "dockrun:1");
     let docker = |args: &[&str]| support::docker(&host, args);
-    let load = docker(&["load", "-i", archive.to_str().unwrap()]);
-    assert_eq!(load.status, 0, "{}", load.stderr);
     let run = docker(&["run", "--rm", "--network", "none", "dockrun:1"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "built-by-run\n");

@@ -191,6 +191,33 @@ pub fn unpack(env: &Env, reference: &str) -> PathBuf {
     bundle.join("rootfs")
 }
 
+/// The test dockerd (`PLINTH_TEST_DOCKER_HOST`, which scripts/test.sh sets); `None`, after
+/// saying so, when there is none.
+pub fn docker_host(test: &str) -> Option<String> {
+    let host = std::env::var("PLINTH_TEST_DOCKER_HOST").ok();
+    if host.is_none() {
+        eprintln!("{test}: PLINTH_TEST_DOCKER_HOST unset (scripts/test.sh sets it); not run");
+    }
+    host
+}
+
+/// Saves `image` of the env's store as a docker archive and `docker load`s it; the load's output.
+pub fn docker_load(env: &Env, host: &str, image: &str) -> Run {
+    let archive = env.dir.path().join("docker-load.tar");
+    env.plinth(&[
+        "save",
+        image,
+        "-o",
+        archive.to_str().unwrap(),
+        "--format",
+        "docker-archive",
+    ])
+    .ok();
+    let run = docker(host, &["load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(run.status, 0, "docker load: {}\n{}", run.stdout, run.stderr);
+    run
+}
+
 /// Runs the docker CLI against the test's dockerd.
 pub fn docker(host: &str, args: &[&str]) -> Run {
     let mut full = vec!["--host", host];

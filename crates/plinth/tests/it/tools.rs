@@ -121,27 +121,13 @@ fn umoci_unpacks_with_modes_and_owners() {
 
 #[test]
 fn docker_loads_the_docker_archive() {
-    let Ok(host) = std::env::var("PLINTH_TEST_DOCKER_HOST") else {
-        eprintln!(
-            "docker_loads_the_docker_archive: PLINTH_TEST_DOCKER_HOST unset (scripts/test.sh sets it); not run"
-        );
+    let Some(host) = support::docker_host("docker_loads_the_docker_archive") else {
         return;
     };
     let env = Env::new();
     sample(&env);
-    let archive = env.dir.path().join("docker.tar");
-    env.plinth(&[
-        "save",
-        "sample:1.2.3",
-        "-o",
-        archive.to_str().unwrap(),
-        "--format",
-        "docker-archive",
-    ])
-    .ok();
     let docker = |args: &[&str]| support::docker(&host, args);
-    let run = docker(&["load", "-i", archive.to_str().unwrap()]);
-    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = support::docker_load(&env, &host, "sample:1.2.3");
     assert!(run.stdout.contains("sample:1.2.3"), "{}", run.stdout);
     let run = docker(&["image", "inspect", "sample:1.2.3"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
