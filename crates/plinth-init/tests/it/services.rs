@@ -88,6 +88,8 @@ fn services_start_in_dependency_order_wait_for_readiness_and_stop_in_reverse() {
     let c = Container::new().env("PLINTH_STOP_TIMEOUT", "5s");
     let log = c.path("order");
     let l = log.display();
+    // Every service says it is ready (after writing its line): what the log shows is ordered.
+    let ready_a = c.path("a-ready");
     let ready_b = c.path("b-ready");
     let ready_c = c.path("c-ready");
     let svc = |name: &str, extra: &str| {
@@ -100,12 +102,13 @@ fn services_start_in_dependency_order_wait_for_readiness_and_stop_in_reverse() {
         &format!(
             "[service.c]\ncommand = {}\nafter = [\"b\"]\n[service.c.ready]\nfile = \"{}\"\n\n\
              [service.b]\ncommand = {}\nafter = [\"a\"]\n[service.b.ready]\nfile = \"{}\"\ntimeout = \"10s\"\n\n\
-             [service.a]\ncommand = {}\n",
+             [service.a]\ncommand = {}\n[service.a.ready]\nfile = \"{}\"\n",
             svc("c", &format!("touch {};", ready_c.display())),
             ready_c.display(),
             svc("b", &format!("sleep 0.5; touch {};", ready_b.display())),
             ready_b.display(),
-            svc("a", ""),
+            svc("a", &format!("touch {};", ready_a.display())),
+            ready_a.display(),
         ),
     );
     let ready = c.path("main-ready");
