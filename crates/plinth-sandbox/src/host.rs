@@ -109,6 +109,18 @@ impl Sandbox {
         opts: &RunOptions,
         on_output: &mut dyn FnMut(OutputStream, &[u8]),
     ) -> Result<RunOutcome, SandboxError> {
+        self.run_inner(spec, opts, on_output, &mut |_| {})
+    }
+
+    /// [`Sandbox::run_with`], calling `on_started` with the host pid of the container's PID 1
+    /// once the sandbox is set up (just before the command is executed).
+    fn run_inner(
+        &self,
+        spec: &Spec,
+        opts: &RunOptions,
+        on_output: &mut dyn FnMut(OutputStream, &[u8]),
+        on_started: &mut dyn FnMut(i32),
+    ) -> Result<RunOutcome, SandboxError> {
         spec.validate()?;
         let json =
             serde_json::to_vec(spec).map_err(|e| SandboxError::InvalidSpec(e.to_string()))?;
@@ -160,7 +172,7 @@ impl Sandbox {
             child: Some(child),
             command: None,
         };
-        let reader = guard.pump(opts, report_r, on_output)?;
+        let reader = guard.pump(opts, report_r, on_output, on_started)?;
         let status = guard.wait()?;
         outcome(reader, status)
     }
@@ -219,6 +231,7 @@ impl Guard {
         opts: &RunOptions,
         report: OwnedFd,
         on_output: &mut dyn FnMut(OutputStream, &[u8]),
+        on_started: &mut dyn FnMut(i32),
     ) -> Result<ReportReader, SandboxError> {
         let Some(child) = self.child.as_mut() else {
             return Err(SandboxError::Cancelled);
@@ -238,6 +251,7 @@ impl Guard {
         let mut report = Some(report);
         let mut reader = ReportReader::default();
         let mut exited = false;
+        let mut command_pid = None;
         let mut buf = vec![0u8; 64 * 1024];
         let cancelled = || {
             opts.cancel
@@ -313,10 +327,19 @@ impl Guard {
                         let before = reader.messages.len();
                         reader.push(&buf[..n]);
                         for m in &reader.messages[before..] {
-                            if let Message::ChildPid(pid) = m {
-                                self.command = Pid::from_raw(*pid).and_then(|p| {
-                                    rustix::process::pidfd_open(p, PidfdFlags::empty()).ok()
-                                });
+                            match m {
+                                Message::ChildPid(pid) => {
+                                    command_pid = Some(*pid);
+                                    self.command = Pid::from_raw(*pid).and_then(|p| {
+                                        rustix::process::pidfd_open(p, PidfdFlags::empty()).ok()
+                                    });
+                                }
+                                Message::Created(_) => {
+                                    if let Some(pid) = command_pid {
+                                        on_started(pid);
+                                    }
+                                }
+                                Message::Failed { .. } | Message::Exit(_) => {}
                             }
                         }
                     }
@@ -415,5 +438,161 @@ fn outcome(
             }
             Err(SandboxError::HelperDied { status })
         }
+    }
+}
+
+/// Output kept per stream by a [`Running`] container; later bytes are dropped.
+const CAPTURE_LIMIT: usize = 64 * 1024 * 1024;
+
+/// What a background run shares with its handle.
+#[derive(Default)]
+struct Shared {
+    stdout: std::sync::Mutex<Vec<u8>>,
+    stderr: std::sync::Mutex<Vec<u8>>,
+    /// `Some` once the run has ended: the command's status, or the sandbox error's message.
+    done: std::sync::Mutex<Option<Result<ExitStatus, String>>>,
+    ended: std::sync::Condvar,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A command started in the background by [`Sandbox::start`]; its output is captured
+/// (`spec.output` is forced to [`Stdio::Pipe`]). Dropping it kills the container.
+pub struct Running {
+    pid: i32,
+    pidfd: Option<OwnedFd>,
+    cancel: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").field("pid", &self.pid).finish()
+    }
+}
+
+impl Sandbox {
+    /// Starts `spec` on a thread of its own and returns once the sandbox is set up and the
+    /// command is about to be executed, with the host pid of the container's PID 1. Output
+    /// is captured ([`Running::output`]); `opts.stdin` is fed as by [`Sandbox::run_with`];
+    /// `opts.cancel` is not used (stop the command with [`Running::kill`]). A setup failure
+    /// is returned as the error.
+    pub fn start(&self, spec: &Spec, opts: &RunOptions) -> Result<Running, SandboxError> {
+        let mut spec = spec.clone();
+        spec.output = Stdio::Pipe;
+        spec.validate()?;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let mut opts = opts.clone();
+        opts.cancel = Some(cancel.clone());
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = std::sync::mpsc::channel::<i32>();
+        let sandbox = self.clone();
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("plinth-sandbox".into())
+            .spawn(move || {
+                let sh = thread_shared;
+                let mut on_output = |stream: OutputStream, bytes: &[u8]| {
+                    let mut buf = match stream {
+                        OutputStream::Stdout => lock(&sh.stdout),
+                        OutputStream::Stderr => lock(&sh.stderr),
+                    };
+                    let room = CAPTURE_LIMIT.saturating_sub(buf.len());
+                    buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                };
+                let result = sandbox.run_inner(&spec, &opts, &mut on_output, &mut |pid| {
+                    let _ = tx.send(pid);
+                });
+                drop(tx);
+                *lock(&sh.done) = Some(result.map(|o| o.status).map_err(|e| e.to_string()));
+                sh.ended.notify_all();
+            })
+            .map_err(io("starting the sandbox thread"))?;
+        match rx.recv() {
+            Ok(pid) => {
+                let pidfd = Pid::from_raw(pid)
+                    .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok());
+                Ok(Running {
+                    pid,
+                    pidfd,
+                    cancel,
+                    shared,
+                    thread: Some(thread),
+                })
+            }
+            Err(_) => {
+                let _ = thread.join();
+                let done = lock(&shared.done).take();
+                match done {
+                    Some(Err(message)) => Err(SandboxError::Setup { message }),
+                    Some(Ok(status)) => Err(SandboxError::Setup {
+                        message: format!("the sandbox ended ({status}) before the command started"),
+                    }),
+                    None => Err(SandboxError::Cancelled),
+                }
+            }
+        }
+    }
+}
+
+impl Running {
+    /// The host pid of the container's PID 1 (the command).
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Sends signal `sig` to the container's PID 1, as `docker kill --signal` does (PID 1
+    /// of a PID namespace only gets the signals it handles, besides SIGKILL).
+    pub fn signal(&self, sig: i32) -> Result<(), SandboxError> {
+        let signal = Signal::from_named_raw(sig)
+            .ok_or_else(|| SandboxError::InvalidSpec(format!("{sig} is not a signal number")))?;
+        match &self.pidfd {
+            Some(fd) => rustix::process::pidfd_send_signal(fd, signal)
+                .map_err(io("sending a signal to the container")),
+            None => Err(SandboxError::Cancelled),
+        }
+    }
+
+    /// Waits up to `timeout` for the run to end: `Some` with the command's status, or the
+    /// sandbox error's message (for example an exec failure); `None` while it still runs.
+    pub fn wait(&self, timeout: std::time::Duration) -> Option<Result<ExitStatus, String>> {
+        let done = lock(&self.shared.done);
+        let (done, _) = self
+            .shared
+            .ended
+            .wait_timeout_while(done, timeout, |d| d.is_none())
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        done.clone()
+    }
+
+    /// Kills the container (all its processes die with PID 1) and waits for the run to end;
+    /// [`Running::wait`] then reports the kill (signal 9) unless the run had ended before.
+    pub fn kill(&mut self) {
+        if let Some(fd) = &self.pidfd {
+            let _ = rustix::process::pidfd_send_signal(fd, Signal::KILL);
+        }
+        if self.wait(std::time::Duration::from_secs(2)).is_none() {
+            self.cancel.store(true, Ordering::SeqCst);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// The output captured so far: (stdout, stderr).
+    pub fn output(&self) -> (Vec<u8>, Vec<u8>) {
+        (
+            lock(&self.shared.stdout).clone(),
+            lock(&self.shared.stderr).clone(),
+        )
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

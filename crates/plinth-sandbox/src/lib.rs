@@ -43,7 +43,7 @@ mod spec;
 mod sys;
 
 pub use error::{ExecFailure, SandboxError};
-pub use host::{HELPER_ARG, OutputStream, RunOptions, RunOutcome, Sandbox};
+pub use host::{HELPER_ARG, OutputStream, RunOptions, RunOutcome, Running, Sandbox};
 pub use protocol::ExitStatus;
 pub use scrub::scrub_upper;
 pub use spec::{Mount, MountKind, Network, Security, Spec, Stdio};

@@ -176,6 +176,20 @@ pub enum Command {
     Lint(crate::lint::LintArgs),
     /// Create a family repository: plinth.toml, images/<name>/{Dockerfile,files,tests}, CHANGELOG.md.
     New(crate::new::NewArgs),
+    /// Test images: structure tests (files, packages, users, metadata) and runtime checks.
+    ///
+    /// Test files are plinth's format (YAML or TOML: a `check:` list), container-structure-test
+    /// files (schemaVersion 2.0.0) or goss files, read as they are; a key plinth does not
+    /// support is an error. Static checks read the image's layers without running it; commands
+    /// run in fresh containers of plinth's sandbox (root needed), processes, ports, HTTP and
+    /// mounts against one container of the image's service. --checklist adds seed 003's
+    /// checklist. In a family repository every image built for this commit is tested with its
+    /// images/<name>/tests/*.{yaml,yml,toml}. Results are recorded in the store: `plinth push`
+    /// pushes release tags only for images whose tests passed. Exit status: 0 all passed, 1 a
+    /// test failed, 2 a bad test file or usage.
+    ///
+    /// Example: plinth test app:1.0 --config tests/app.yaml --checklist --format junit
+    Test(crate::test_cmd::TestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -426,6 +440,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Pin(args) => crate::pin::pin(&store_path, args),
         Command::Lint(args) => crate::lint::lint(args),
         Command::New(args) => crate::new::new(args),
+        Command::Test(args) => crate::test_cmd::test(&store_path, args),
         Command::Pull(args) => crate::registry::pull(&store_path, args),
         Command::Push(args) => crate::registry::push(&store_path, args),
         Command::Copy(args) => crate::registry::copy(args),

@@ -181,7 +181,7 @@ fn development_note(tags: &Tags, ci: Option<&CiInfo>) -> String {
 }
 
 /// The git and CI facts of the repository, and the tags they give.
-struct Facts {
+pub(crate) struct Facts {
     git: Option<GitInfo>,
     ci: Option<CiInfo>,
     tags: Tags,
@@ -466,6 +466,106 @@ fn tag_of(reference: &str) -> Option<String> {
         .ok()
         .and_then(|r| r.tag)
 }
+/// The family images of the current commit: `targets` (all when empty) with their family
+/// ancestors, parent-first, with every reference a build of this commit gives them (version tags
+/// included, as with --release-tags). For `plinth push` and `plinth test`.
+pub(crate) fn commit_plan(
+    project: &Project,
+    family: &FamilyConfig,
+    images: &[FamilyImage],
+    targets: &[String],
+) -> Result<(Facts, Vec<plinth_build::family::build::PlannedImage>)> {
+    let graph = graph_of(project, images)?;
+    let wanted: Vec<&str> = if targets.is_empty() {
+        graph.order()
+    } else {
+        targets.iter().map(String::as_str).collect()
+    };
+    let selected = graph
+        .select(
+            &wanted,
+            Selection {
+                dependents: WithDependents::No,
+            },
+        )
+        .map_err(|e| UsageError(format!("error: {e}")))?;
+    // Every tag a build of this commit may have given (version tags included, as with
+    // --release-tags): only those the store has at the image's unique tag's digest are pushed.
+    let facts = facts(project, family, true)?;
+    let plan = plan(&PlanInput {
+        family,
+        project_dir: project.dir(),
+        graph: &graph,
+        selected: &selected,
+        tags: &facts.tags,
+        git: facts.git.as_ref(),
+        ci: facts.ci.as_ref(),
+        epoch: 0,
+    })
+    .map_err(|e| UsageError(format!("error: {}: {e}", project.path.display())))?;
+    Ok((facts, plan))
+}
+
+/// Why `image` (at `digest`) may not get release tags: its recorded `plinth test` run failed,
+/// or it has test files (`images/<name>/tests/*.yaml|yml|toml`) and was never tested. `None`
+/// when it passed, has no tests, or `--untested` was given.
+fn untested(
+    store: &plinth_oci::store::Store,
+    image: &plinth_build::family::build::PlannedImage,
+    digest: &plinth_oci::Digest,
+    override_: bool,
+) -> Result<Option<String>> {
+    if override_ {
+        return Ok(None);
+    }
+    let record = plinth_test::record::read(store, &digest.to_string())?;
+    Ok(match record {
+        Some(r) if r.ok() => None,
+        Some(r) => Some(format!(
+            "{}: its tests failed ({} of {}) on {} ({})",
+            image.name,
+            r.failed,
+            r.failed + r.passed,
+            r.tested_at,
+            digest
+        )),
+        None if !test_files(&image_tests_dir(image)).is_empty() => Some(format!(
+            "{}: not tested ({}); run `plinth test {}`",
+            image.name, digest, image.name
+        )),
+        None => None,
+    })
+}
+
+/// `images/<name>/tests` of a planned image.
+pub(crate) fn image_tests_dir(image: &plinth_build::family::build::PlannedImage) -> PathBuf {
+    image
+        .dockerfile
+        .parent()
+        .map(|d| d.join("tests"))
+        .unwrap_or_else(|| PathBuf::from("tests"))
+}
+
+/// The test files of a directory (`*.yaml`, `*.yml`, `*.toml`), sorted; none when it is missing.
+pub(crate) fn test_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.is_file()
+                        && matches!(
+                            p.extension().and_then(|e| e.to_str()),
+                            Some("yaml" | "yml" | "toml")
+                        )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
 /// `plinth push [NAME...]` in a family repository: every selected image (with its family
 /// ancestors), parent-first, with every tag the build gave it.
 pub fn push(
@@ -489,34 +589,7 @@ pub fn push(
         )
         .into());
     }
-    let graph = graph_of(&project, &images)?;
-    let wanted: Vec<&str> = if args.targets.is_empty() {
-        graph.order()
-    } else {
-        args.targets.iter().map(String::as_str).collect()
-    };
-    let selected = graph
-        .select(
-            &wanted,
-            Selection {
-                dependents: WithDependents::No,
-            },
-        )
-        .map_err(|e| UsageError(format!("error: {e}")))?;
-    // Every tag a build of this commit may have given (version tags included, as with
-    // --release-tags): only those the store has at the image's unique tag's digest are pushed.
-    let facts = facts(&project, &family, true)?;
-    let plan = plan(&PlanInput {
-        family: &family,
-        project_dir: project.dir(),
-        graph: &graph,
-        selected: &selected,
-        tags: &facts.tags,
-        git: facts.git.as_ref(),
-        ci: facts.ci.as_ref(),
-        epoch: 0,
-    })
-    .map_err(|e| UsageError(format!("error: {}: {e}", project.path.display())))?;
+    let (facts, plan) = commit_plan(&project, &family, &images, &args.targets)?;
     let store = open_store(store_path)?;
     let full_version: Vec<&str> = if family.version_tags_immutable() {
         facts.tags.full_version()
@@ -526,6 +599,7 @@ pub fn push(
 
     let mut pushes: Vec<PushPlan> = Vec::new();
     let mut missing = Vec::new();
+    let mut untested_images = Vec::new();
     for image in &plan {
         let local = match store.resolve(&image.unique) {
             Ok(r) => r.descriptor,
@@ -548,6 +622,12 @@ pub fn push(
                 ),
                 Err(_) => {}
             }
+        }
+        let unique_tag = tag_of(&image.unique);
+        if tags.iter().any(|t| Some(t) != unique_tag.as_ref())
+            && let Some(why) = untested(&store, image, &local.digest, args.untested)?
+        {
+            untested_images.push(why);
         }
         let mut immutable: Vec<String> = image.immutable.iter().filter_map(|r| tag_of(r)).collect();
         immutable.extend(
@@ -574,6 +654,12 @@ pub fn push(
             "not built for this commit (no unique tag in the store {}): {}; run `plinth build` first",
             store_path.display(),
             missing.join(", ")
+        ));
+    }
+    if !untested_images.is_empty() {
+        return Err(anyhow::anyhow!(
+            "{}\nnothing was pushed: release tags (versions, latest) are pushed only for images whose tests passed; run `plinth test`, or push anyway with --untested",
+            untested_images.join("\n")
         ));
     }
     let client = crate::registry::client(&args.registry)?;

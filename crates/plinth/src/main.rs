@@ -13,6 +13,7 @@ mod pin;
 mod registry;
 mod render;
 mod rootfs;
+mod test_cmd;
 
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;

@@ -73,6 +73,10 @@ pub struct PushArgs {
     /// Upload up to N blobs at the same time.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
+    /// In a family repository: push release tags (versions, latest) even for images whose
+    /// `plinth test` failed or never ran (by default they are refused and nothing is pushed).
+    #[arg(long)]
+    pub untested: bool,
     #[command(flatten)]
     pub registry: RegistryOpts,
 }

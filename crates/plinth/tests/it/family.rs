@@ -584,6 +584,12 @@ fn the_example_family_builds_rebuilds_nothing_and_one_change_rebuilds_two() {
         args.extend(cmd.iter().copied());
         env.plinth(&args).ok();
     }
+    // The family's own structure tests (base-root's tests/base-root.yaml) pass; the images
+    // without tests are skipped.
+    let tested = env.plinth(&["test", "--format", "tap"]);
+    assert_eq!(tested.status, 0, "{}\n{}", tested.stdout, tested.stderr);
+    assert!(tested.stdout.contains("1..10"), "{}", tested.stdout);
+    assert!(!tested.stdout.contains("not ok"), "{}", tested.stdout);
     let (_, config) = manifest_and_config(&env, &reference("base-runtime"));
     let config_cfg = &config["config"];
     assert_eq!(config_cfg["User"], "1000:1000");
@@ -736,4 +742,81 @@ fn family_push_sends_every_tag_parent_first_and_never_moves_a_release() {
         "{}",
         bad.stderr
     );
+}
+
+/// `plinth push` pushes release tags only for family images whose `plinth test` passed: an
+/// image with tests that never ran, or whose last run failed, stops the push before anything
+/// is written; images without tests go through.
+#[test]
+fn family_push_needs_passing_tests_for_release_tags() {
+    let reg = crate::registry::Registry::start(None);
+    let env = Env::new();
+    small_family_at(&env, &reg.host);
+    env.write(
+        "images/a/tests/files.yaml",
+        "check:\n- file: /a.txt\n  contains: ['^a$']\n",
+    );
+    let bad = env.write("bad.yaml", "check:\n- file: /missing.txt\n");
+    git(&env, &["add", "-A"]);
+    git(&env, &["commit", "-q", "-m", "tests"]);
+    git(&env, &["tag", "v1.2.3"]);
+    let docker_config = env.dir.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    let mut vars = CI.to_vec();
+    vars.push(("DOCKER_CONFIG", docker_config.to_str().unwrap()));
+    family_build(&env, &[], &vars).0.ok();
+
+    let refused = env.plinth_env(&["push"], &vars);
+    assert_eq!(refused.status, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("a: not tested"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("nothing was pushed"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.is_empty());
+    let tags = |repo: &str| {
+        std::process::Command::new("skopeo")
+            .args([
+                "list-tags",
+                "--tls-verify=false",
+                &format!("docker://{}/t/{repo}", reg.host),
+            ])
+            .output()
+            .unwrap()
+    };
+    assert!(
+        !tags("a").status.success(),
+        "a was pushed: {}",
+        String::from_utf8_lossy(&tags("a").stdout)
+    );
+
+    // A failed run of a's tests (other files, same image digest) is recorded and refused too.
+    let failed = env.plinth_env(&["test", "a", "--config", bad.to_str().unwrap()], &vars);
+    assert_eq!(failed.status, 1, "{}{}", failed.stdout, failed.stderr);
+    let refused = env.plinth_env(&["push"], &vars);
+    assert_eq!(refused.status, 1);
+    assert!(
+        refused.stderr.contains("a: its tests failed (1 of 1)"),
+        "{}",
+        refused.stderr
+    );
+
+    // The family's own tests pass (b, b2, c have none and are skipped): the push goes through.
+    let tested = env.plinth_env(&["test", "--format", "tap"], &vars);
+    assert_eq!(tested.status, 0, "{}{}", tested.stdout, tested.stderr);
+    assert!(
+        tested.stdout.contains("ok 1 - a files:"),
+        "{}",
+        tested.stdout
+    );
+    assert!(tested.stderr.contains("b: no tests"), "{}", tested.stderr);
+    let pushed = env.plinth_env(&["push"], &vars).ok();
+    assert_eq!(pushed.stdout.lines().count(), 4, "{}", pushed.stdout);
+    let listed = String::from_utf8_lossy(&tags("a").stdout).into_owned();
+    assert!(listed.contains("1.2.3"), "{listed}");
 }

@@ -19,4 +19,5 @@ mod rootfs;
 mod run;
 mod store;
 mod support;
+mod test_cmd;
 mod tools;

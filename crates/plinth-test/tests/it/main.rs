@@ -1,0 +1,4 @@
+//! plinth-test's integration tests: one binary, one module per area.
+
+mod runtime;
+mod static_checks;
