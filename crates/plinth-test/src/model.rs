@@ -122,6 +122,38 @@ pub enum Matcher {
     Equals(String),
 }
 
+impl Matcher {
+    /// Whether `text` satisfies the matcher (regexes multi-line, `Equals` ignoring one
+    /// trailing newline on either side); `Err` names an invalid regular expression.
+    pub fn matches(&self, text: &str) -> Result<bool, String> {
+        let re = |r: &str| {
+            regex::RegexBuilder::new(r)
+                .multi_line(true)
+                .build()
+                .map_err(|e| format!("invalid regular expression /{r}/: {e}"))
+        };
+        let trim = |t: &str| t.strip_suffix('\n').unwrap_or(t).to_string();
+        Ok(match self {
+            Matcher::Regex(r) => re(r)?.is_match(text),
+            Matcher::NotRegex(r) => !re(r)?.is_match(text),
+            Matcher::Contains(s) => text.contains(s.as_str()),
+            Matcher::NotContains(s) => !text.contains(s.as_str()),
+            Matcher::Equals(s) => trim(text) == trim(s),
+        })
+    }
+
+    /// How the expectation reads in a message (`to match /re/`).
+    pub fn describe(&self) -> String {
+        match self {
+            Matcher::Regex(r) => format!("to match /{r}/"),
+            Matcher::NotRegex(r) => format!("not to match /{r}/"),
+            Matcher::Contains(s) => format!("to contain {s:?}"),
+            Matcher::NotContains(s) => format!("not to contain {s:?}"),
+            Matcher::Equals(s) => format!("to be {s:?}"),
+        }
+    }
+}
+
 /// The type of a filesystem entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {

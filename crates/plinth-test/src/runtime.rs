@@ -355,29 +355,7 @@ fn with_service(
 
 /// Evaluates one matcher; `Err` for an invalid regular expression.
 pub fn matches(m: &Matcher, text: &str) -> Result<bool, String> {
-    let re = |r: &str| {
-        regex::RegexBuilder::new(r)
-            .multi_line(true)
-            .build()
-            .map_err(|e| format!("invalid regular expression /{r}/: {e}"))
-    };
-    Ok(match m {
-        Matcher::Regex(r) => re(r)?.is_match(text),
-        Matcher::NotRegex(r) => !re(r)?.is_match(text),
-        Matcher::Contains(s) => text.contains(s.as_str()),
-        Matcher::NotContains(s) => !text.contains(s.as_str()),
-        Matcher::Equals(s) => text.strip_suffix('\n').unwrap_or(text) == s,
-    })
-}
-
-fn describe(m: &Matcher) -> String {
-    match m {
-        Matcher::Regex(r) => format!("to match /{r}/"),
-        Matcher::NotRegex(r) => format!("not to match /{r}/"),
-        Matcher::Contains(s) => format!("to contain {s:?}"),
-        Matcher::NotContains(s) => format!("not to contain {s:?}"),
-        Matcher::Equals(s) => format!("to be {s:?}"),
-    }
+    m.matches(text)
 }
 
 fn check_matchers(
@@ -390,7 +368,7 @@ fn check_matchers(
         if !matches(m, text)? {
             problems.push(format!(
                 "expected {what} {}; found {:?}",
-                describe(m),
+                m.describe(),
                 excerpt(text)
             ));
         }

@@ -92,33 +92,7 @@ type Outcome = Result<Vec<String>, Problem>;
 
 /// Whether `text` satisfies `m`. An invalid regular expression is a [`Problem`].
 fn matches(m: &Matcher, text: &str) -> Result<bool, Problem> {
-    let regex = |re: &str| {
-        regex::RegexBuilder::new(re)
-            .multi_line(true)
-            .build()
-            .map_err(|e| Problem::Other(format!("invalid regular expression {re:?}: {e}")))
-    };
-    Ok(match m {
-        Matcher::Regex(re) => regex(re)?.is_match(text),
-        Matcher::NotRegex(re) => !regex(re)?.is_match(text),
-        Matcher::Contains(s) => text.contains(s.as_str()),
-        Matcher::NotContains(s) => !text.contains(s.as_str()),
-        Matcher::Equals(s) => {
-            let trim = |t: &str| t.strip_suffix('\n').unwrap_or(t).to_string();
-            trim(text) == trim(s)
-        }
-    })
-}
-
-/// How a matcher reads in a message.
-fn describe(m: &Matcher) -> String {
-    match m {
-        Matcher::Regex(re) => format!("to match /{re}/"),
-        Matcher::NotRegex(re) => format!("not to match /{re}/"),
-        Matcher::Contains(s) => format!("to contain {s:?}"),
-        Matcher::NotContains(s) => format!("not to contain {s:?}"),
-        Matcher::Equals(s) => format!("to be {s:?}"),
-    }
+    m.matches(text).map_err(Problem::Other)
 }
 
 /// A text for a message, shortened.
@@ -353,7 +327,7 @@ fn check_file(view: &ImageView, c: &FileCheck) -> Outcome {
             if !matches(m, &text)? {
                 fails.push(format!(
                     "content: expected {}, found {}",
-                    describe(m),
+                    m.describe(),
                     excerpt(&text)
                 ));
             }
@@ -516,7 +490,7 @@ fn check_pairs(
             (None, _) => fails.push(format!("{what} {key}: expected to be set, found not set")),
             (Some(v), Some(m)) if !matches(m, v)? => fails.push(format!(
                 "{what} {key}: expected {}, found {v:?}",
-                describe(m)
+                m.describe()
             )),
             _ => {}
         }

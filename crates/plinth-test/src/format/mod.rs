@@ -338,23 +338,10 @@ pub(crate) fn check_regex(pattern: &str) -> Result<(), String> {
         .map_err(|e| format!("`{pattern}` is not a valid regular expression: {e}"))
 }
 
-/// Parses "250ms", "5s", "2m", "1h", or a bare number of seconds (plinth-init's durations).
+/// Parses "250ms", "5s", "2m", "1h", or a bare number of seconds: plinth-init's own parser, so
+/// a `timeout` means the same in `plinth test` and in `plinth-init health`.
 pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    if num.is_empty() {
-        return None;
-    }
-    let n: u64 = num.parse().ok()?;
-    let secs = |mul: u64| n.checked_mul(mul).map(Duration::from_secs);
-    match unit.trim() {
-        "" | "s" => Some(Duration::from_secs(n)),
-        "ms" => Some(Duration::from_millis(n)),
-        "m" => secs(60),
-        "h" => secs(3600),
-        _ => None,
-    }
+    plinth_init::checks::parse_duration(s.trim())
 }
 
 #[cfg(test)]
