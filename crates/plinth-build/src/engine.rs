@@ -67,6 +67,32 @@ pub struct BuildOptions {
     pub pull: Pull,
 }
 
+impl BuildOptions {
+    /// A build of `dockerfile` with `context` and every other option at its default: no tags
+    /// or build args, the final stage, gzip layers, SOURCE_DATE_EPOCH from git, the host's
+    /// network, the layer cache, no pulls. Callers set the fields they need.
+    pub fn new(dockerfile: PathBuf, context: PathBuf) -> BuildOptions {
+        BuildOptions {
+            dockerfile,
+            context,
+            tags: Vec::new(),
+            build_args: Vec::new(),
+            target: None,
+            compression: Compression::default(),
+            source_date_epoch: None,
+            network: Network::Host,
+            secrets: Vec::new(),
+            cache: CachePolicy::default(),
+            cancel: None,
+            sandbox_helper: None,
+            named_contexts: BTreeMap::new(),
+            metadata: ImageMetadata::default(),
+            immutable_tags: Vec::new(),
+            pull: Pull::default(),
+        }
+    }
+}
+
 /// Fetches an image into the store from where it lives (a registry): how a build pulls the image
 /// a FROM or `COPY --from` names. The CLI implements it with plinth-registry, so the engine has
 /// no network code.

@@ -329,11 +329,11 @@ impl<'s> Pid1<'s> {
             self.start_service(i)?;
             if let Err(e) = self.wait_ready(i, notify) {
                 self.begin_stop();
-                self.finish(notify);
+                self.event_loop(notify);
                 return Err(e);
             }
             if self.deadline.is_some() {
-                return Ok(self.finish(notify));
+                return Ok(self.event_loop(notify));
             }
         }
         if let Some(addr) = s.health_addr.clone() {
@@ -637,13 +637,9 @@ impl<'s> Pid1<'s> {
         }
     }
 
+    /// Waits for signals and children until everything started has ended after a stop or the
+    /// service's end. A failed start waits here too, for what it started (the stop begun).
     fn event_loop(&mut self, notify: Notify<'_>) -> i32 {
-        if self.settings.mode == Mode::Normal
-            && self.pid_of(Role::Main).is_none()
-            && self.services.is_empty()
-        {
-            return 0;
-        }
         loop {
             if self.done() {
                 return self.exit_code();
@@ -806,23 +802,6 @@ impl<'s> Pid1<'s> {
             {
                 notify(&e.to_string());
             }
-        }
-    }
-
-    /// After a start failure: waits for everything started to stop (bounded by the deadline).
-    fn finish(&mut self, notify: Notify<'_>) -> i32 {
-        loop {
-            if self.running.is_empty() {
-                return self.exit_code();
-            }
-            let wait = self.next_wait();
-            if let Ok(Some(sig)) = sys::wait_signal(&self.set, wait)
-                && sig != libc::SIGCHLD
-            {
-                self.on_signal(sig, notify);
-            }
-            self.reap(notify);
-            self.kill_if_late();
         }
     }
 }

@@ -13,7 +13,9 @@ use clap::{Args, ValueEnum};
 use plinth_build::family::build::{
     FamilyEvent, FamilyOptions, ImageOutcome, PlanInput, build_family, plan,
 };
-use plinth_build::family::graph::{FamilyNaming, Graph, ImageSource, Selection, WithDependents};
+use plinth_build::family::graph::{
+    FamilyNaming, Graph, ImageSource, Selected, Selection, WithDependents,
+};
 use plinth_build::family::provenance::{CiInfo, GitInfo, detect_ci, git_info, version_tag_at_head};
 use plinth_build::family::tags::{ReleaseTagsForDev, TagInput, Tags, VariantTags, compute_tags};
 use plinth_build::project::{FamilyConfig, FamilyImage, Project};
@@ -256,23 +258,12 @@ pub fn build(store_path: &Path, args: &BuildArgs, names: &[String]) -> Result<Ex
         ))
         .into());
     }
-    let wanted: Vec<&str> = if names.is_empty() {
-        graph.order()
+    let dependents = if args.with_dependents {
+        WithDependents::Yes
     } else {
-        names.iter().map(String::as_str).collect()
+        WithDependents::No
     };
-    let selected = graph
-        .select(
-            &wanted,
-            Selection {
-                dependents: if args.with_dependents {
-                    WithDependents::Yes
-                } else {
-                    WithDependents::No
-                },
-            },
-        )
-        .map_err(|e| UsageError(format!("error: {e}")))?;
+    let selected = select(&graph, names, dependents)?;
     let facts = facts(&project, &family, args.release_tags)?;
     // One epoch for every image (each image's context is inside the repository: the same git
     // HEAD), resolved once rather than by a git process per image.
@@ -466,6 +457,18 @@ fn tag_of(reference: &str) -> Option<String> {
         .ok()
         .and_then(|r| r.tag)
 }
+/// The images `names` (the whole family when empty) of `graph` with their ancestors.
+fn select(graph: &Graph, names: &[String], dependents: WithDependents) -> Result<Selected> {
+    let wanted: Vec<&str> = if names.is_empty() {
+        graph.order()
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    graph
+        .select(&wanted, Selection { dependents })
+        .map_err(|e| UsageError(format!("error: {e}")).into())
+}
+
 /// The family images of the current commit: `targets` (all when empty) with their family
 /// ancestors, parent-first, with every reference a build of this commit gives them (version tags
 /// included, as with --release-tags). For `plinth push` and `plinth test`.
@@ -476,19 +479,7 @@ pub(crate) fn commit_plan(
     targets: &[String],
 ) -> Result<(Facts, Vec<plinth_build::family::build::PlannedImage>)> {
     let graph = graph_of(project, images)?;
-    let wanted: Vec<&str> = if targets.is_empty() {
-        graph.order()
-    } else {
-        targets.iter().map(String::as_str).collect()
-    };
-    let selected = graph
-        .select(
-            &wanted,
-            Selection {
-                dependents: WithDependents::No,
-            },
-        )
-        .map_err(|e| UsageError(format!("error: {e}")))?;
+    let selected = select(&graph, targets, WithDependents::No)?;
     // Every tag a build of this commit may have given (version tags included, as with
     // --release-tags): only those the store has at the image's unique tag's digest are pushed.
     let facts = facts(project, family, true)?;

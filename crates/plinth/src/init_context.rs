@@ -9,6 +9,7 @@
 //! `scripts/build-init.sh` puts it in a source checkout). It must be statically linked: an image
 //! may have no libc at all.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,19 @@ pub const NAME: &str = "plinth-init";
 /// project's own contexts) does not override it.
 pub fn wanted<'a>(mentioned: &[String], mut defined: impl Iterator<Item = &'a String>) -> bool {
     mentioned.iter().any(|m| m == NAME) && !defined.any(|d| d == NAME)
+}
+
+/// Adds the context to a build's named contexts when [`wanted`].
+pub fn add_if_wanted<'a>(
+    contexts: &mut BTreeMap<String, NamedContext>,
+    store: &Store,
+    mentioned: &[String],
+    defined: impl Iterator<Item = &'a String>,
+) -> Result<()> {
+    if wanted(mentioned, defined) {
+        contexts.insert(NAME.to_string(), context(store)?);
+    }
+    Ok(())
 }
 
 /// The static plinth-init binary (see the module doc).
@@ -108,22 +122,11 @@ pub fn context(store: &Store) -> Result<NamedContext> {
     )?;
     let reference = format!("plinth-init:{}", env!("CARGO_PKG_VERSION"));
     let opts = plinth_build::BuildOptions {
-        dockerfile,
-        context: dir.path().to_path_buf(),
         tags: vec![reference.clone()],
-        build_args: Vec::new(),
-        target: None,
-        compression: plinth_oci::layer::Compression::Gzip,
         source_date_epoch: Some(0),
         network: plinth_sandbox::Network::None,
-        secrets: Vec::new(),
-        cache: Default::default(),
         cancel: Some(crate::interrupt_flag()),
-        sandbox_helper: None,
-        named_contexts: Default::default(),
-        metadata: Default::default(),
-        immutable_tags: Vec::new(),
-        pull: Default::default(),
+        ..plinth_build::BuildOptions::new(dockerfile, dir.path().to_path_buf())
     };
     let built = plinth_build::build(store, &opts, &mut |_| {})
         .with_context(|| format!("building the {NAME} context from {}", bin.display()))?;

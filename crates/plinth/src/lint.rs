@@ -239,12 +239,16 @@ fn read_hadolint(path: &Path) -> Result<plinth_lint::hadolint::HadolintFile> {
     plinth_lint::hadolint::parse(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
 }
 
-/// What a family build makes itself: its images (by name and under the family's
-/// registry/namespace) and named contexts, and the OCI labels it sets from plinth.toml and git.
-fn built_here(project: &plinth_build::project::Project) -> plinth_lint::BuiltHere {
-    let mut images: Vec<String> = project.file.contexts.keys().cloned().collect();
-    images.push(crate::init_context::NAME.to_string());
+/// What a build makes or provides itself: the built-in `plinth-init` context and, in a
+/// project, its named contexts, the family's images (by name and under the family's
+/// registry/namespace) and the OCI labels it sets from plinth.toml and git.
+fn built_here(project: Option<&plinth_build::project::Project>) -> plinth_lint::BuiltHere {
+    let mut images = vec![crate::init_context::NAME.to_string()];
     let mut labels = Vec::new();
+    let Some(project) = project else {
+        return plinth_lint::BuiltHere { images, labels };
+    };
+    images.extend(project.file.contexts.keys().cloned());
     if let Some(family) = &project.file.family {
         let prefix = family.prefix();
         for image in project.family_images().unwrap_or_default() {
@@ -353,13 +357,7 @@ fn load_config(
         (None, Some(p)) => p,
         (None, None) => LintConfig::default(),
     };
-    match project {
-        Some(p) => config.built_here = built_here(p),
-        None => config
-            .built_here
-            .images
-            .push(crate::init_context::NAME.to_string()),
-    }
+    config.built_here = built_here(project);
     for code in &args.ignore {
         for code in code.split(',').map(str::trim).filter(|c| !c.is_empty()) {
             if !config.ignored.iter().any(|c| c == code) {

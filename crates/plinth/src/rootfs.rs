@@ -419,12 +419,7 @@ pub fn named_contexts_for_build(
     };
     let Some(project) = load_project(config, context_dir)? else {
         let mut out = BTreeMap::new();
-        if crate::init_context::wanted(&mentioned, std::iter::empty()) {
-            out.insert(
-                crate::init_context::NAME.to_string(),
-                crate::init_context::context(store)?,
-            );
-        }
+        crate::init_context::add_if_wanted(&mut out, store, &mentioned, std::iter::empty())?;
         return Ok(out);
     };
     named_contexts_of(store, &project, &mentioned, mode, on_event)
@@ -447,12 +442,7 @@ pub fn named_contexts_of(
         .cloned()
         .collect();
     let mut out = BTreeMap::new();
-    if crate::init_context::wanted(mentioned, project.file.contexts.keys()) {
-        out.insert(
-            crate::init_context::NAME.to_string(),
-            crate::init_context::context(store)?,
-        );
-    }
+    crate::init_context::add_if_wanted(&mut out, store, mentioned, project.file.contexts.keys())?;
     if wanted.is_empty() {
         return Ok(out);
     }

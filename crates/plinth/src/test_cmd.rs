@@ -77,10 +77,13 @@ struct Target {
 }
 
 fn targets(args: &TestArgs) -> Result<Vec<Target>> {
-    let project = crate::family::find_project(args.project.as_deref())
-        .ok()
-        .flatten()
-        .filter(|p| p.file.family.is_some());
+    // A plinth.toml that does not load is the error when the family is what is tested; with
+    // store images named it does not matter.
+    let project = match crate::family::find_project(args.project.as_deref()) {
+        Ok(p) => p.filter(|p| p.file.family.is_some()),
+        Err(e) if args.images.is_empty() => return Err(e),
+        Err(_) => None,
+    };
     if let Some(project) = project {
         let images = project
             .family_images()

@@ -2,3 +2,4 @@
 
 mod runtime;
 mod static_checks;
+mod support;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use plinth_oci::layer::Compression;
+use crate::support::build;
 use plinth_oci::store::Store;
 use plinth_sandbox::Network;
 use plinth_test::model::{
@@ -25,30 +25,6 @@ const APPLETS: &[&str] = &[
 struct Images {
     _dir: tempfile::TempDir,
     store: Store,
-}
-
-fn build(store: &Store, ctx: &Path, dockerfile: &str, tag: &str) {
-    let df = ctx.join(format!("Dockerfile.{}", tag.replace(':', "_")));
-    std::fs::write(&df, dockerfile).unwrap();
-    let opts = plinth_build::BuildOptions {
-        dockerfile: df,
-        context: ctx.to_path_buf(),
-        tags: vec![tag.to_string()],
-        build_args: Vec::new(),
-        target: None,
-        compression: Compression::Gzip,
-        source_date_epoch: Some(0),
-        network: Network::None,
-        secrets: Vec::new(),
-        cache: Default::default(),
-        cancel: None,
-        sandbox_helper: None,
-        named_contexts: Default::default(),
-        metadata: Default::default(),
-        immutable_tags: Vec::new(),
-        pull: Default::default(),
-    };
-    plinth_build::build(store, &opts, &mut |_| {}).unwrap();
 }
 
 /// `bb:svc` serves /www with httpd on 8080 and listens with nc on 9000; `bb:term` exits 7 on

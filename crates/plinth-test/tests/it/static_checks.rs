@@ -5,6 +5,7 @@
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
+use crate::support::build;
 use plinth_oci::layer::{
     Compression, EntryKind, FileSource, LayerEntry, LayerOptions, write_layer,
 };
@@ -45,30 +46,6 @@ fn write(root: &Path, rel: &str, content: &str, mode: u32) {
 struct Fixture {
     _dir: tempfile::TempDir,
     store: Store,
-}
-
-fn build(store: &Store, ctx: &Path, dockerfile: &str, tag: &str) {
-    let df = ctx.join(format!("Dockerfile.{}", tag.replace(':', "_")));
-    std::fs::write(&df, dockerfile).unwrap();
-    let opts = plinth_build::BuildOptions {
-        dockerfile: df,
-        context: ctx.to_path_buf(),
-        tags: vec![tag.to_string()],
-        build_args: Vec::new(),
-        target: None,
-        compression: Compression::Gzip,
-        source_date_epoch: Some(0),
-        network: plinth_sandbox::Network::None,
-        secrets: Vec::new(),
-        cache: Default::default(),
-        cancel: None,
-        sandbox_helper: None,
-        named_contexts: Default::default(),
-        metadata: Default::default(),
-        immutable_tags: Vec::new(),
-        pull: Default::default(),
-    };
-    plinth_build::build(store, &opts, &mut |_| {}).unwrap();
 }
 
 /// Adds a layer with `entries` on top of image `from`, tagged `tag` (what a `RUN rm` would do).

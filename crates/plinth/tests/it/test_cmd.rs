@@ -350,6 +350,31 @@ fn failed_items(run: &support::Run) -> Vec<String> {
     out
 }
 
+/// Builds `dockerfile` as `cl-NAME:1` and runs `plinth test --checklist` on it (JSON).
+fn checklist(env: &Env, name: &str, dockerfile: &str, grace: &str) -> support::Run {
+    let file = env.write(&format!("{name}.Dockerfile"), dockerfile);
+    let image = format!("cl-{name}:1");
+    env.plinth(&[
+        "build",
+        "--no-lint",
+        "-t",
+        &image,
+        "-f",
+        file.to_str().unwrap(),
+        env.ctx().to_str().unwrap(),
+    ])
+    .ok();
+    env.plinth(&[
+        "test",
+        &image,
+        "--checklist",
+        "--format",
+        "json",
+        "--stop-grace",
+        grace,
+    ])
+}
+
 #[test]
 fn every_checklist_item_fails_on_an_image_built_to_break_it() {
     let env = Env::new();
@@ -403,26 +428,7 @@ fn every_checklist_item_fails_on_an_image_built_to_break_it() {
         ),
     ];
     for (name, dockerfile, want) in &cases {
-        let file = env.write(&format!("{name}.Dockerfile"), dockerfile);
-        env.plinth(&[
-            "build",
-            "--no-lint",
-            "-t",
-            &format!("cl-{name}:1"),
-            "-f",
-            file.to_str().unwrap(),
-            env.ctx().to_str().unwrap(),
-        ])
-        .ok();
-        let run = env.plinth(&[
-            "test",
-            &format!("cl-{name}:1"),
-            "--checklist",
-            "--format",
-            "json",
-            "--stop-grace",
-            "3",
-        ]);
+        let run = checklist(&env, name, dockerfile, "3");
         assert_eq!(
             run.status,
             i32::from(!want.is_empty()),
@@ -436,33 +442,12 @@ fn every_checklist_item_fails_on_an_image_built_to_break_it() {
     }
 
     // A service that ignores SIGTERM outlives the grace period.
-    let file = env.write(
-        "stubborn.Dockerfile",
-        &format!(
-            "FROM bb:base\nCOPY --chown=1000:1000 data/ /data/\nUSER app\nVOLUME /data\n\
+    let stubborn = format!(
+        "FROM bb:base\nCOPY --chown=1000:1000 data/ /data/\nUSER app\nVOLUME /data\n\
              HEALTHCHECK --interval=1s --retries=3 CMD {ready}\n\
              CMD [\"sh\", \"-c\", \"trap '' TERM; touch /tmp/ready; while true; do sleep 0.1; done\"]\n"
-        ),
     );
-    env.plinth(&[
-        "build",
-        "--no-lint",
-        "-t",
-        "cl-stubborn:1",
-        "-f",
-        file.to_str().unwrap(),
-        env.ctx().to_str().unwrap(),
-    ])
-    .ok();
-    let run = env.plinth(&[
-        "test",
-        "cl-stubborn:1",
-        "--checklist",
-        "--format",
-        "json",
-        "--stop-grace",
-        "2",
-    ]);
+    let run = checklist(&env, "stubborn", &stubborn, "2");
     assert_eq!(run.status, 1);
     assert_eq!(
         failed_items(&run),
